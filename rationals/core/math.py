@@ -87,7 +87,7 @@ class _Denominator:
 
 def _denominator(xp: Any, v: Variant, b: Array) -> _Denominator:
     bs = _slices(b, v.denominator_size)
-    one = xp.ones_like(b[..., 0]) if v.denominator_size else 1.0
+    one = xp.ones_like(b[..., 0] if v.denominator_size else xp.sum(b, axis=-1))
     version = v.evaluated_as
     if version == "A":
         return _Denominator([one] + [xp.abs(c) for c in bs], 0.0, False, True)

@@ -67,6 +67,8 @@ def rational(
 
 
 def _reduce(d: list[np.ndarray], g: np.ndarray, coef: np.ndarray, x_ndim: int, channel_axis: int):
+    if not d:
+        return np.zeros(coef.shape)
     if coef.ndim == 1:
         return np.array([np.sum(g * di) for di in d])
     axes = reduce_axes(x_ndim, channel_axis)
