@@ -67,11 +67,14 @@ def _horner(xp: Any, v: Array, big: Array, direct: list[Array], rolled: list[Arr
     return acc
 
 
-def _select_power(xp: Any, table: dict[int, Array], exponent: Array) -> Array:
-    """table[e] where e == exponent (an integer-valued array), elementwise."""
-    out = xp.zeros_like(table[0])
-    for e, val in table.items():
-        out = xp.where(exponent == float(e), val, out)
+def _select_power(
+    xp: Any, table: dict[int, Array], exponent: Array, lo: int | None = None, hi: int | None = None
+) -> Array:
+    """table[e] where e == exponent (an integer-valued array in [lo, hi]), elementwise."""
+    keys = [e for e in table if (lo is None or e >= lo) and (hi is None or e <= hi)]
+    out = table[keys[0]]
+    for e in keys[1:]:
+        out = xp.where(exponent == float(e), table[e], out)
     return out
 
 
@@ -122,10 +125,14 @@ class _Pieces:
     shift: Array  # m' in the big branch, 0 in the small one
     power: dict[int, Array]  # |x|^e for e in [-(m+1), n]
     den: _Denominator
+    m: int
 
     def signed_power(self, xp: Any, i: Array | float, odd: Array | bool) -> Array:
         """±|x|^{i−shift} (sign sgn when ``odd``): x^i / (Q/Q̂) without overflow."""
-        mag = _select_power(xp, self.power, i - self.shift)
+        if isinstance(i, float):  # static i: shift ∈ [0, m] leaves m+1 candidates
+            mag = _select_power(xp, self.power, i - self.shift, int(i) - self.m, int(i))
+        else:
+            mag = _select_power(xp, self.power, i - self.shift)
         if isinstance(odd, bool):
             return self.sgn * mag if odd else mag
         return xp.where(odd, self.sgn * mag, mag)
@@ -164,10 +171,10 @@ def _pieces(xp: Any, v: Variant, x: Array, a: Array, b: Array) -> _Pieces:
     shift = xp.where(big, q_eff, 0.0)
 
     if den.abs_t:  # Q̂ = κ |z|^{m'} + |T̂|
-        qh = den.kappa * xp.where(big, _select_power(xp, power, -q_eff), 1.0) + xp.abs(th)
+        qh = den.kappa * xp.where(big, _select_power(xp, power, -q_eff, -m, 0), 1.0) + xp.abs(th)
     else:
         qh = den.kappa + th
-    p = _Pieces(big, sgn, z, th, qh, None, p_eff, q_eff, shift, power, den)
+    p = _Pieces(big, sgn, z, th, qh, None, p_eff, q_eff, shift, power, den, m)
     n_used = xp.where(big, p_eff, 0.0)  # R = ±|x|^{n'−m'} P̂/Q̂, or P/Q
     p.r = p.signed_power(xp, n_used, p.parity(n_used)) * (ph / qh)
     return p
