@@ -11,7 +11,15 @@ from typing import Any
 from .core import VERSIONS, rational, rational_backward
 
 __version__ = "0.1.0"
-__all__ = ["VERSIONS", "__version__", "fit", "initial_coefficients", "plot", "rational", "rational_backward"]
+__all__ = [
+    "VERSIONS",
+    "__version__",
+    "fit",
+    "initial_coefficients",
+    "plot",
+    "rational",
+    "rational_backward",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,10 +9,10 @@ from .reference import compute_dtype, rational, rational_backward
 from .variants import ERA_EPSILON, SAFE_VERSIONS, VERSIONS, Variant, check_version, variant
 
 __all__ = [
+    "APPROX_FUNCS",
     "ERA_EPSILON",
     "SAFE_VERSIONS",
     "VERSIONS",
-    "APPROX_FUNCS",
     "Variant",
     "channel_groups",
     "check_groups",

@@ -219,7 +219,9 @@ def backward(xp: Any, v: Variant, x: Array, a: Array, b: Array):
             odd_m = big & (p.shift % 2 == 1) & (p.th != 0)
             sign_t = xp.where(odd_m, p.sgn * s_hat, s_hat)
             s_hat = xp.where(big & (p.th == 0) & (p.shift % 2 == 1), p.sgn, s_hat)
-        d_den = [-p.r * p.x_over_q(xp, float(j), p.parity(j)) * sign_t for j in range(first, v.m + 1)]
+        d_den = [
+            -p.r * p.x_over_q(xp, float(j), p.parity(j)) * sign_t for j in range(first, v.m + 1)
+        ]
 
     # dR/dx = P'/Q − R Q'/Q.
     p_d, p_dr = _derivative(xp, a_c, _rolled(xp, a_c, p.p_eff), p.p_eff)

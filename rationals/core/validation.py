@@ -8,7 +8,10 @@ from .variants import Variant, variant, variant_from_sizes
 
 
 def check_coefficients(
-    version: str, numerator: np.ndarray, denominator: np.ndarray, degrees: tuple[int, int] | None = None
+    version: str,
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    degrees: tuple[int, int] | None = None,
 ) -> Variant:
     """Validate coefficient arrays (1-D shared or 2-D grouped) and return their :class:`Variant`."""
     for name, c in (("numerator", numerator), ("denominator", denominator)):

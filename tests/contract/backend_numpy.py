@@ -21,12 +21,18 @@ class NumpyBackend:
         return x.astype(bfloat16 if dtype == "bfloat16" else dtype)
 
     def forward(self, x, numerator, denominator, version, channel_axis, dtype):
-        y = rational(self._cast(x, dtype), numerator, denominator, version, channel_axis=channel_axis)
+        y = rational(
+            self._cast(x, dtype), numerator, denominator, version, channel_axis=channel_axis
+        )
         return y.astype(np.float64)
 
     def backward(self, x, numerator, denominator, grad, version, channel_axis, dtype):
         dx, da, db = rational_backward(
-            self._cast(x, dtype), numerator, denominator, self._cast(grad, dtype), version,
+            self._cast(x, dtype),
+            numerator,
+            denominator,
+            self._cast(grad, dtype),
+            version,
             channel_axis=channel_axis,
         )
         return dx.astype(np.float64), da, db

@@ -28,13 +28,24 @@ class Backend(Protocol):
     dtypes: tuple[str, ...]
 
     def forward(
-        self, x: np.ndarray, numerator: np.ndarray, denominator: np.ndarray, version: str,
-        channel_axis: int, dtype: str,
+        self,
+        x: np.ndarray,
+        numerator: np.ndarray,
+        denominator: np.ndarray,
+        version: str,
+        channel_axis: int,
+        dtype: str,
     ) -> np.ndarray: ...
 
     def backward(
-        self, x: np.ndarray, numerator: np.ndarray, denominator: np.ndarray, grad: np.ndarray,
-        version: str, channel_axis: int, dtype: str,
+        self,
+        x: np.ndarray,
+        numerator: np.ndarray,
+        denominator: np.ndarray,
+        grad: np.ndarray,
+        version: str,
+        channel_axis: int,
+        dtype: str,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 

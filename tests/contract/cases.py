@@ -10,13 +10,21 @@ from rationals.core import variant
 
 #: (version, degrees) pairs every backend is checked on.
 VARIANTS = [
-    ("A", (5, 4)), ("A", (3, 2)), ("A", (7, 6)), ("A", (2, 0)),
-    ("B", (5, 4)), ("B", (4, 4)),
-    ("C", (5, 4)), ("C", (3, 2)),
+    ("A", (5, 4)),
+    ("A", (3, 2)),
+    ("A", (7, 6)),
+    ("A", (2, 0)),
+    ("B", (5, 4)),
+    ("B", (4, 4)),
+    ("C", (5, 4)),
+    ("C", (3, 2)),
     ("D", (5, 4)),
-    ("N", (5, 4)), ("N", (3, 2)),
-    ("boulle", (3, 2)), ("boulle", (5, 4)),
-    ("era", (3, 2)), ("era", (5, 4)),
+    ("N", (5, 4)),
+    ("N", (3, 2)),
+    ("boulle", (3, 2)),
+    ("boulle", (5, 4)),
+    ("era", (3, 2)),
+    ("era", (5, 4)),
 ]
 
 
@@ -39,8 +47,9 @@ LAYOUTS = [
 ]
 
 
-def coefficients(version: str, degrees: tuple[int, int], rng: np.random.Generator, groups: int,
-                 part: str) -> np.ndarray:
+def coefficients(
+    version: str, degrees: tuple[int, int], rng: np.random.Generator, groups: int, part: str
+) -> np.ndarray:
     """Random coefficients for which Q stays well away from 0 on the sampled inputs.
 
     N and boulle have no |·| in Q: their denominators are 1 + small terms. ERA's f stay ≥ 0.5.
@@ -56,7 +65,7 @@ def coefficients(version: str, degrees: tuple[int, int], rng: np.random.Generato
         return c * 2.0
     if version in ("N", "boulle"):
         powers = np.arange(v.denominator_offset, v.m + 1)
-        c = 0.3 * c / (4.0 ** powers) / max(v.m, 1)
+        c = 0.3 * c / (4.0**powers) / max(v.m, 1)
         if version == "boulle":
             c[..., 0] = 1.0 + abs(c[..., 0])
     return c

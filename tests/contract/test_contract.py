@@ -135,7 +135,9 @@ def test_bad_input_is_a_clear_error(backend, numerator, denominator, version, sh
         backend.forward(np.ones(shape), numerator, denominator, version, -1, dtype)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.sampled_from(VARIANTS),
     st.floats(-50, 50, allow_nan=False),
@@ -152,8 +154,9 @@ def test_property_matches_core_anywhere(backend, case, x0, seed):
     x = np.array([x0, -x0, x0 / 3])
     dtype = "float64" if "float64" in backend.dtypes else "float32"
     want = rational(x, a, b, version)
-    np.testing.assert_allclose(backend.forward(x, a, b, version, -1, dtype), want,
-                               rtol=RTOL[dtype] * 10, atol=1e-12)
+    np.testing.assert_allclose(
+        backend.forward(x, a, b, version, -1, dtype), want, rtol=RTOL[dtype] * 10, atol=1e-12
+    )
     g = np.ones_like(x)
     wdx, wda, wdb = rational_backward(x, a, b, g, version)
     dx, da, db = backend.backward(x, a, b, g, version, -1, dtype)

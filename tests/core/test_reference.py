@@ -19,8 +19,10 @@ from . import textbook
 
 def _coeffs(version, degrees, seed=0):
     rng = np.random.default_rng(seed)
-    return (coefficients(version, degrees, rng, 0, "numerator"),
-            coefficients(version, degrees, rng, 0, "denominator"))
+    return (
+        coefficients(version, degrees, rng, 0, "numerator"),
+        coefficients(version, degrees, rng, 0, "denominator"),
+    )
 
 
 @pytest.mark.parametrize(("version", "degrees"), VARIANTS, ids=str)
@@ -59,7 +61,7 @@ def test_zero_leading_coefficients_do_not_give_nan(version):
         got = rational(x, a, b, version).astype(np.float64)
         tol = 1e-12 if dtype == np.float64 else 2e-3
         np.testing.assert_allclose(got, want, rtol=tol)
-        dx, da, db = rational_backward(x, a, b, np.ones_like(x), version)
+        dx, _da, _db = rational_backward(x, a, b, np.ones_like(x), version)
         assert np.all(np.isfinite(dx))
 
 
@@ -76,8 +78,9 @@ def test_backward_matches_finite_differences(version, degrees):
     g = np.linspace(0.5, 1.5, x.size)
     dx, da, db = rational_backward(x, a, b, g, version)
     eps = 1e-6
-    np.testing.assert_allclose(dx, g * _fd(lambda t: rational(t, a, b, version), x, eps),
-                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        dx, g * _fd(lambda t: rational(t, a, b, version), x, eps), rtol=1e-6, atol=1e-8
+    )
     for coef, grad, which in ((a, da, 0), (b, db, 1)):
         for i in range(coef.size):
             e = np.zeros_like(coef)
@@ -117,7 +120,7 @@ def test_layouts_any_channel_axis():
     y = rational(x, a, b, "A", channel_axis=1)
     for c in range(6):
         np.testing.assert_allclose(y[:, c], rational(x[:, c], a[c // 2], b[c // 3], "A"))
-    dx, da, db = rational_backward(x, a, b, np.ones_like(x), "A", channel_axis=1)
+    _dx, da, db = rational_backward(x, a, b, np.ones_like(x), "A", channel_axis=1)
     _, da0, _ = rational_backward(x[:, :2], a[0], b[0], np.ones((2, 2, 3)), "A")
     np.testing.assert_allclose(da[0], da0)
     assert da.shape == a.shape and db.shape == b.shape
