@@ -32,7 +32,7 @@ def check_coefficients(
         )
     if denominator.shape[-1] != v.denominator_size:
         raise ValueError(
-            f"version {version!r} with degrees {v.degrees} expects {v.denominator_size} denominator "
-            f"coefficients, got {denominator.shape[-1]}"
+            f"version {version!r} with degrees {v.degrees} expects {v.denominator_size} "
+            f"denominator coefficients, got {denominator.shape[-1]}"
         )
     return v
