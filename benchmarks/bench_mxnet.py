@@ -1,0 +1,231 @@
+"""MXNet: forward+backward time and memory of ``rationals.mxnet`` against MXNet's own GELU.
+
+Two ways to build R(x) in MXNet are measured, both evaluating the formulas of
+:mod:`rationals.core.math`:
+
+* ``custom op`` — the shipped :class:`rationals.mxnet.Rational`: an ``mx.operator.CustomOp``
+  that runs the numpy core block by block and recomputes everything from x in its backward;
+* ``composed`` — the same formulas composed from ``mxnet.numpy`` operators, differentiated by
+  MXNet's autograd (python scalars in ``where`` are made arrays: MXNet 1.9's
+  ``where(array, array, scalar)`` has an inverted gradient, apache/mxnet#17893).
+
+Time: ratio to GELU (``nd.LeakyReLU(act_type="gelu")``) of one forward+backward on float32
+inputs, pairs interleaved in one process, median of the per-pair ratios. Memory: resident bytes
+that the recorded graph holds between forward and backward beyond x and the output, divided by
+x's bytes, measured in a fresh process per variant (CPU NDArrays are not pooled; glibc's mmap
+threshold is fixed so that freed temporaries return to the system).
+
+Usage: ``.venv-mxnet/bin/python benchmarks/bench_mxnet.py [--smoke] [--out PATH]``; writes a
+Markdown table (default ``docs/benchmarks/mxnet.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd
+from mxnet import np as mnp
+
+import rationals
+from rationals.core import math as rmath
+from rationals.core import variant
+from rationals.mxnet import Rational
+
+ROOT = Path(__file__).resolve().parents[1]
+VERSION, DEGREES = "A", (5, 4)
+
+
+class _MxNumpy:
+    """The namespace of :mod:`rationals.core.math` over ``mxnet.numpy`` (scalars made arrays)."""
+
+    def __init__(self, dtype: str) -> None:
+        self.dtype = dtype
+
+    abs = staticmethod(mnp.abs)
+    zeros_like = staticmethod(mnp.zeros_like)
+    ones_like = staticmethod(mnp.ones_like)
+
+    def where(self, cond, a, b):
+        a = a if isinstance(a, mnp.ndarray) else mnp.full(cond.shape, a, dtype=self.dtype)
+        b = b if isinstance(b, mnp.ndarray) else mnp.full(cond.shape, b, dtype=self.dtype)
+        return mnp.where(cond, a, b)
+
+
+def _coefficients() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.uniform(-1, 1, 6), rng.uniform(-1, 1, 4)
+
+
+@dataclass
+class Case:
+    """A function of x, its input (gradient attached) and the scope its graph runs in."""
+
+    fn: Callable
+    x: Any
+    scope: Callable[[], AbstractContextManager] = nullcontext
+
+
+def _input(n: int) -> mx.nd.NDArray:
+    x = mx.nd.array(np.random.default_rng(1).normal(0, 2, n).astype(np.float32))
+    x.attach_grad()
+    return x
+
+
+def _gelu(n: int) -> Case:
+    return Case(lambda x: mx.nd.LeakyReLU(x, act_type="gelu"), _input(n))
+
+
+def _custom_op(n: int) -> Case:
+    block = Rational(version=VERSION, degrees=DEGREES)
+    block.initialize()
+    a, b = _coefficients()
+    block.numerator.set_data(mx.nd.array(a))
+    block.denominator.set_data(mx.nd.array(b))
+    return Case(block, _input(n))
+
+
+def _np_scope() -> AbstractContextManager:
+    stack = ExitStack()
+    stack.enter_context(mx.util.np_shape(True))
+    stack.enter_context(mx.util.np_array(True))
+    return stack
+
+
+def _composed(n: int) -> Case:
+    v = variant(VERSION, DEGREES)
+    xp = _MxNumpy("float32")
+    with _np_scope():
+        a, b = (mnp.array(c, dtype="float32") for c in _coefficients())
+        x = _input(n).as_np_ndarray()
+        for t in (a, b, x):
+            t.attach_grad()
+    return Case(lambda x: rmath.forward(xp, v, x, a, b), x, _np_scope)
+
+
+VARIANTS = {"gelu": _gelu, "custom op": _custom_op, "composed": _composed}
+
+
+def _step(case: Case) -> float:
+    with case.scope():
+        t = time.perf_counter()
+        with autograd.record():
+            y = case.fn(case.x)
+        y.backward()
+        mx.nd.waitall()
+        return time.perf_counter() - t
+
+
+def time_ratios(n: int, reps: int, names: list[str]) -> dict[str, float]:
+    """Median over ``reps`` interleaved pairs of time(name) / time(gelu), float32 x of size n."""
+    cases = {name: VARIANTS[name](n) for name in ["gelu", *names]}
+    ratios: dict[str, list[float]] = {name: [] for name in names}
+    for case in cases.values():  # warm-up
+        _step(case)
+    for _ in range(reps):
+        for name in names:
+            gelu = _step(cases["gelu"])
+            ratios[name].append(_step(cases[name]) / gelu)
+    return {name: statistics.median(r) for name, r in ratios.items()}
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def held_bytes(name: str, n: int) -> float:
+    """(RSS after a recorded forward − RSS before − output bytes) / x bytes, in this process."""
+    case = VARIANTS[name](n)
+    _step(case)  # load libraries and caches
+    with case.scope():
+        before = _rss()
+        with autograd.record():
+            y = case.fn(case.x)
+        mx.nd.waitall()
+        after = _rss()
+        y.backward()
+        mx.nd.waitall()
+    return (after - before - y.size * 4) / (n * 4)
+
+
+def _held_in_subprocess(name: str, n: int) -> float:
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="65536")
+    out = subprocess.run(
+        [sys.executable, __file__, "--held", name, "--n", str(n)],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--smoke", action="store_true", help="one small size, two pairs, no file")
+    p.add_argument("--reps", type=int, default=5, help="interleaved pairs per size")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "mxnet.md")
+    p.add_argument("--held", help=argparse.SUPPRESS)
+    p.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.held:
+        print(json.dumps(held_bytes(args.held, args.n)))
+        return
+
+    sizes = [1 << 14] if args.smoke else [1 << 20, 1 << 21, 1 << 22]
+    reps = 2 if args.smoke else args.reps
+    names = ["custom op", "composed"]
+    rows = []
+    for n in sizes:
+        r = time_ratios(n, reps, names)
+        print(f"n=2^{n.bit_length() - 1}: " + ", ".join(f"{k} {v:.1f}x" for k, v in r.items()))
+        rows.append((n, r))
+    mem_n = sizes[-1]
+    held = {name: _held_in_subprocess(name, mem_n) for name in ["gelu", *names]}
+    print("held beyond x and output (÷ x bytes): " + ", ".join(f"{k} {v:.2f}" for k, v in held.items()))
+    if args.smoke:
+        return
+
+    lines = [
+        "# MXNet benchmark",
+        "",
+        f"`{' '.join(['python', 'benchmarks/bench_mxnet.py', *sys.argv[1:]])}` — rationals "
+        f"{rationals.__version__}, MXNet {mx.__version__}, numpy {np.__version__}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPU cores (shared, noisy).",
+        "",
+        f"Version {VERSION}, degrees {DEGREES}, float32, forward+backward (x and both coefficient "
+        f"gradients) ÷ MXNet's GELU forward+backward; median of {reps} interleaved pairs.",
+        "",
+        "| n | custom op (shipped) | composed `mxnet.numpy` + autograd |",
+        "|---|---|---|",
+    ]
+    for n, r in rows:
+        lines.append(f"| 2^{n.bit_length() - 1} | {r['custom op']:.1f}× | {r['composed']:.1f}× |")
+    lines += [
+        "",
+        f"Memory held by the recorded graph between forward and backward, beyond x and the "
+        f"output, ÷ x's bytes (n = 2^{mem_n.bit_length() - 1}, resident set size):",
+        "",
+        "| GELU | custom op (shipped) | composed |",
+        "|---|---|---|",
+        f"| {held['gelu']:.2f} | {held['custom op']:.2f} | {held['composed']:.2f} |",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""``rational`` for JAX: a ``jax.custom_vjp`` over the core's math, with an XLA and a Pallas path.
+
+The forward and backward formulas come from :mod:`rationals.core.math` (evaluated with
+``xp=jax.numpy``); this module only handles dtypes, layouts, reductions and the choice of path.
+The backward saves x and the coefficients and recomputes everything else from x.
+
+XLA on CPU cannot fuse a reduction with the elementwise work that feeds it and with dL/dx in one
+loop, so large inputs on CPU are processed in chunks of :data:`CPU_CHUNK` elements by a
+``lax.scan``: the intermediates of one chunk stay in cache. Other platforms use one pass.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from rationals.core import math as rmath
+from rationals.core.reference import compute_dtype
+from rationals.core.layout import check_groups, coefficient_shape, normalize_axis, reduce_axes
+from rationals.core.validation import check_coefficients
+from rationals.core.variants import Variant, check_version
+
+Implementation = Literal["auto", "xla", "pallas"]
+IMPLEMENTATIONS = ("auto", "xla", "pallas")
+
+#: Platforms on which ``implementation="auto"`` picks the Pallas kernel. Empty until the kernel
+#: has been measured faster than the XLA path on a GPU (see docs/jax.md).
+PALLAS_PLATFORMS: frozenset[str] = frozenset()
+
+#: Elements per chunk of the CPU backward (about 1 MiB of float32 per intermediate).
+CPU_CHUNK = 2**18
+
+
+class _Static(NamedTuple):
+    """The static part of a call: the variant, the channel axis (None: shared) and the path."""
+
+    variant: Variant
+    axis: int | None
+    implementation: str
+
+
+def rational(
+    x: jax.typing.ArrayLike,
+    numerator: jax.typing.ArrayLike,
+    denominator: jax.typing.ArrayLike,
+    version: str = "A",
+    *,
+    channel_axis: int = -1,
+    key: jax.Array | None = None,
+    implementation: Implementation = "auto",
+) -> jax.Array:
+    """R(x) = P(x)/Q(x) of ``version``, differentiable in x and in both coefficient arrays.
+
+    Args:
+        x: input of any shape; float16/bfloat16 are computed in float32, the output keeps x's dtype.
+        numerator: ascending coefficients, ``(K,)`` shared or ``(groups, K)`` grouped.
+        denominator: ascending coefficients, ``(K,)`` shared or ``(groups, K)`` grouped.
+        version: one of ``rationals.core.VERSIONS``.
+        channel_axis: the axis of x holding channels (used by grouped coefficients only).
+        key: a PRNG key. With version ``"D"`` each denominator coefficient is multiplied by a fresh
+            U[0.9, 1.1] draw from it (training); without a key ``"D"`` is exactly ``"B"``. Other
+            versions ignore it.
+        implementation: ``"xla"``, ``"pallas"`` (interpreted on CPU) or ``"auto"``: Pallas on
+            the platforms in :data:`PALLAS_PLATFORMS`, XLA elsewhere.
+
+    Returns:
+        R(x), shaped and typed like x.
+    """
+    check_version(version)
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"unknown implementation {implementation!r}; valid: {', '.join(IMPLEMENTATIONS)}"
+        )
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    a, b = _coefficient_array(numerator), _coefficient_array(denominator)
+    v = check_coefficients(version, _host(a), _host(b))
+    axis = _channel_axis(x, a, b, channel_axis)
+    if version == "D" and key is not None:
+        b = b * jax.random.uniform(key, b.shape, b.dtype, 0.9, 1.1)
+    if implementation == "auto":
+        implementation = "pallas" if jax.default_backend() in PALLAS_PLATFORMS else "xla"
+    return _rational(_Static(v, axis, implementation), x, a, b)
+
+
+def _coefficient_array(c: jax.typing.ArrayLike) -> jax.Array:
+    c = jnp.asarray(c)
+    return c if jnp.issubdtype(c.dtype, jnp.floating) else c.astype(jnp.result_type(float))
+
+
+def _host(c: jax.Array) -> np.ndarray:
+    """The values for validation when known (eager); zeros of the same shape under a trace."""
+    if isinstance(c, jax.core.Tracer):
+        return np.zeros(c.shape)
+    return np.asarray(c, np.float64)
+
+
+def _channel_axis(x: jax.Array, a: jax.Array, b: jax.Array, channel_axis: int) -> int | None:
+    if a.ndim == 1 and b.ndim == 1:
+        return None
+    if x.ndim == 0:
+        raise ValueError("grouped coefficients need an input with a channel axis")
+    axis = normalize_axis(channel_axis, x.ndim)
+    for name, c in (("numerator", a), ("denominator", b)):
+        if c.ndim == 2:
+            check_groups(x.shape[axis], c.shape[0], name)
+    return axis
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _rational(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+    return _forward(s, x, a, b)
+
+
+def _rational_fwd(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array):
+    return _forward(s, x, a, b), (x, a, b)
+
+
+def _rational_bwd(s: _Static, residuals, g: jax.Array):
+    x, a, b = residuals
+    if s.implementation == "pallas":
+        from .kernels import pallas
+
+        dx, da, db = pallas.backward(s.variant, x, a, b, g, s.axis)
+    else:
+        dx, da, db = _xla_backward(s, x, a, b, g)
+    return dx.astype(x.dtype), da.astype(a.dtype), db.astype(b.dtype)
+
+
+_rational.defvjp(_rational_fwd, _rational_bwd)
+
+
+def _forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+    if s.implementation == "pallas":
+        from .kernels import pallas
+
+        return pallas.forward(s.variant, x, a, b, s.axis)
+    ct = compute_dtype(x.dtype)
+    xc = x.astype(ct)
+    y = rmath.forward(jnp, s.variant, xc, _expand(a.astype(ct), xc, s.axis),
+                      _expand(b.astype(ct), xc, s.axis))
+    return y.astype(x.dtype)
+
+
+def _expand(c: jax.Array, x: jax.Array, axis: int | None) -> jax.Array:
+    """Coefficients broadcastable against x: ``(K,)`` as is, ``(G, K)`` as ``(C, 1, …, 1, K)``."""
+    if c.ndim == 1:
+        return c
+    channels = x.shape[axis]
+    per_channel = jnp.repeat(c, channels // c.shape[0], axis=0)
+    return per_channel.reshape(coefficient_shape(x.ndim, axis, channels, c.shape[1]))
+
+
+def _xla_backward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.Array):
+    ct = compute_dtype(x.dtype)
+    args = (x.astype(ct), a.astype(ct), b.astype(ct), g.astype(ct))
+    if s.axis in (None, x.ndim - 1) and x.size >= 2 * CPU_CHUNK:
+        return lax.platform_dependent(
+            *args, cpu=partial(_chunked_backward, s.variant, s.axis),
+            default=partial(_plain_backward, s.variant, s.axis),
+        )
+    return _plain_backward(s.variant, s.axis, *args)
+
+
+def _plain_backward(v: Variant, axis: int | None, x, a, b, g):
+    """(g·dR/dx, Σ g·dR/da, Σ g·dR/db) in one pass over x (XLA fuses it on GPU)."""
+    dx, d_num, d_den = rmath.backward(jnp, v, x, _expand(a, x, axis), _expand(b, x, axis))
+    return g * dx, _reduce(d_num, g, a, axis), _reduce(d_den, g, b, axis)
+
+
+def _reduce(ds: list, g: jax.Array, c: jax.Array, axis: int | None) -> jax.Array:
+    """Σ g·d for every per-element derivative d, summed into the coefficients' layout."""
+    if not ds:
+        return jnp.zeros(c.shape, g.dtype)
+    if c.ndim == 1:
+        return jnp.stack([jnp.sum(g * d) for d in ds])
+    axes = reduce_axes(g.ndim, axis)
+    per_channel = jnp.stack([jnp.sum(g * d, axis=axes) for d in ds], axis=-1)  # (C, K)
+    return per_channel.reshape(c.shape[0], -1, c.shape[1]).sum(axis=1)
+
+
+def _chunked_backward(v: Variant, axis: int | None, x, a, b, g):
+    """:func:`_plain_backward` over chunks of ``CPU_CHUNK`` elements (shared or channels-last)."""
+    if axis is None:
+        view, unit, view_axis = (-1,), CPU_CHUNK, None
+    else:
+        channels = x.shape[-1]
+        view, unit, view_axis = (-1, channels), max(1, CPU_CHUNK // channels), 1
+    xv, gv = x.reshape(view), g.reshape(view)
+    rows = xv.shape[0]
+    main = rows - rows % unit
+
+    def chunk(sums, xg):
+        dx, da, db = _plain_backward(v, view_axis, xg[0], a, b, xg[1])
+        return (sums[0] + da, sums[1] + db), dx
+
+    blocks = (-1, unit, *xv.shape[1:])
+    (da, db), dx = lax.scan(
+        chunk, (jnp.zeros_like(a), jnp.zeros_like(b)),
+        (xv[:main].reshape(blocks), gv[:main].reshape(blocks)),
+    )
+    dx = dx.reshape(main, *xv.shape[1:])
+    if main < rows:
+        tail_dx, tail_da, tail_db = _plain_backward(v, view_axis, xv[main:], a, b, gv[main:])
+        dx, da, db = jnp.concatenate([dx, tail_dx]), da + tail_da, db + tail_db
+    return dx.reshape(x.shape), da, db

@@ -1,0 +1,1 @@
+"""Fused kernels of the torch adapter; ``triton_rational`` needs the optional ``triton`` package."""

@@ -1,0 +1,44 @@
+"""JAX as contract backends: ``rationals.jax.rational`` on its XLA path and its Pallas kernel.
+
+float64 runs inside ``jax.enable_x64(True)``, a context that ends with each call, so the
+setting does not leak into other tests sharing the process. The Pallas kernel runs interpreted
+on CPU.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rationals.jax import rational
+
+
+class JaxBackend:
+    name = "jax"
+    dtypes = ("float64", "float32", "float16", "bfloat16")
+    implementation = "xla"
+
+    def _call(self, x, numerator, denominator, version, channel_axis):
+        return rational(x, numerator, denominator, version, channel_axis=channel_axis,
+                        implementation=self.implementation)
+
+    def forward(self, x, numerator, denominator, version, channel_axis, dtype):
+        with jax.enable_x64(True):
+            y = self._call(jnp.asarray(x, dtype), jnp.asarray(numerator), jnp.asarray(denominator),
+                           version, channel_axis)
+            return np.asarray(y, np.float64)
+
+    def backward(self, x, numerator, denominator, grad, version, channel_axis, dtype):
+        with jax.enable_x64(True):
+            _, vjp = jax.vjp(
+                lambda x, a, b: self._call(x, a, b, version, channel_axis),
+                jnp.asarray(x, dtype), jnp.asarray(numerator), jnp.asarray(denominator),
+            )
+            return tuple(np.asarray(t, np.float64) for t in vjp(jnp.asarray(grad, dtype)))
+
+
+class PallasBackend(JaxBackend):
+    name = "pallas"
+    dtypes = ("float64", "float32", "bfloat16")
+    implementation = "pallas"
