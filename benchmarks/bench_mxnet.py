@@ -9,11 +9,11 @@ Two ways to build R(x) in MXNet are measured, both evaluating the formulas of
   MXNet's autograd (python scalars in ``where`` are made arrays: MXNet 1.9's
   ``where(array, array, scalar)`` has an inverted gradient, apache/mxnet#17893).
 
-Time: ratio to GELU (``nd.LeakyReLU(act_type="gelu")``) of one forward+backward on float32
-inputs, pairs interleaved in one process, median of the per-pair ratios. Memory: resident bytes
-that the recorded graph holds between forward and backward beyond x and the output, divided by
-x's bytes, measured in a fresh process per variant (CPU NDArrays are not pooled; glibc's mmap
-threshold is fixed so that freed temporaries return to the system).
+Time: one forward+backward on float32 inputs ÷ MXNet's GELU (``nd.LeakyReLU(act_type="gelu")``)
+on the same x, in interleaved rounds (``benchmarks/common.py``), median of the per-round ratios.
+Memory: resident bytes that the recorded graph holds between forward and backward beyond x and
+the output, ÷ x's bytes, in a fresh process per variant (glibc's mmap threshold is fixed there so
+that freed temporaries go back to the system).
 
 Usage: ``.venv-mxnet/bin/python benchmarks/bench_mxnet.py [--smoke] [--out PATH]``; writes a
 Markdown table (default ``docs/benchmarks/mxnet.md``).
@@ -22,21 +22,21 @@ Markdown table (default ``docs/benchmarks/mxnet.md``).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import mxnet as mx
 import numpy as np
+from common import Measurement, environment, markdown_table, time_interleaved, write_markdown
 from mxnet import autograd
 from mxnet import np as mnp
 
@@ -119,27 +119,20 @@ def _composed(n: int) -> Case:
 VARIANTS = {"gelu": _gelu, "custom op": _custom_op, "composed": _composed}
 
 
-def _step(case: Case) -> float:
+def _step(case: Case) -> None:
+    """One forward and backward (x and both coefficient gradients), waited for."""
     with case.scope():
-        t = time.perf_counter()
         with autograd.record():
             y = case.fn(case.x)
         y.backward()
         mx.nd.waitall()
-        return time.perf_counter() - t
 
 
-def time_ratios(n: int, reps: int, names: list[str]) -> dict[str, float]:
-    """Median over ``reps`` interleaved pairs of time(name) / time(gelu), float32 x of size n."""
+def time_ratios(n: int, rounds: int, names: list[str]) -> dict[str, Measurement]:
+    """Interleaved rounds of GELU and ``names`` on float32 x of size n (benchmarks/common.py)."""
     cases = {name: VARIANTS[name](n) for name in ["gelu", *names]}
-    ratios: dict[str, list[float]] = {name: [] for name in names}
-    for case in cases.values():  # warm-up
-        _step(case)
-    for _ in range(reps):
-        for name in names:
-            gelu = _step(cases["gelu"])
-            ratios[name].append(_step(cases[name]) / gelu)
-    return {name: statistics.median(r) for name, r in ratios.items()}
+    runs = {name: partial(_step, case) for name, case in cases.items()}
+    return time_interleaved(runs, "gelu", rounds=rounds, warmup=1, sync=mx.nd.waitall)
 
 
 def _rss() -> int:
@@ -151,6 +144,8 @@ def held_bytes(name: str, n: int) -> float:
     """(RSS after a recorded forward − RSS before − output bytes) / x bytes, in this process."""
     case = VARIANTS[name](n)
     _step(case)  # load libraries and caches
+    gc.collect()
+    mx.nd.waitall()  # NDArrays are freed asynchronously by the engine
     with case.scope():
         before = _rss()
         with autograd.record():
@@ -173,8 +168,8 @@ def _held_in_subprocess(name: str, n: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--smoke", action="store_true", help="one small size, two pairs, no file")
-    p.add_argument("--reps", type=int, default=5, help="interleaved pairs per size")
+    p.add_argument("--smoke", action="store_true", help="small sizes, two rounds, no file")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per size")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "mxnet.md")
     p.add_argument("--held", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -184,47 +179,50 @@ def main() -> None:
         return
 
     sizes = [1 << 14] if args.smoke else [1 << 20, 1 << 21, 1 << 22]
-    reps = 2 if args.smoke else args.reps
+    rounds = 2 if args.smoke else args.rounds
     names = ["custom op", "composed"]
     rows = []
     for n in sizes:
-        r = time_ratios(n, reps, names)
-        print(f"n=2^{n.bit_length() - 1}: " + ", ".join(f"{k} {v:.1f}x" for k, v in r.items()))
-        rows.append((n, r))
-    mem_n = sizes[-1]
+        m = time_ratios(n, rounds, names)
+        cells = [f"2^{n.bit_length() - 1}", f"{m['gelu'].median_seconds * 1e3:.1f} ms"]
+        for name in names:
+            lo, hi = m[name].ratio_spread
+            cells.append(f"{m[name].ratio:.0f}× ({lo:.0f}–{hi:.0f})")
+        print(" | ".join(cells))
+        rows.append(cells)
+    mem_n = 1 << 18 if args.smoke else sizes[-1]
     held = {name: _held_in_subprocess(name, mem_n) for name in ["gelu", *names]}
-    print("held beyond x and output (÷ x bytes): " + ", ".join(f"{k} {v:.2f}" for k, v in held.items()))
+    summary = ", ".join(f"{k} {v:.2f}" for k, v in held.items())
+    print(f"held beyond x and output (÷ x bytes): {summary}")
     if args.smoke:
         return
 
-    lines = [
-        "# MXNet benchmark",
+    command = " ".join([".venv-mxnet/bin/python benchmarks/bench_mxnet.py", *sys.argv[1:]])
+    body = "\n".join([
+        f"`{command}`",
         "",
-        f"`{' '.join(['python', 'benchmarks/bench_mxnet.py', *sys.argv[1:]])}` — rationals "
-        f"{rationals.__version__}, MXNet {mx.__version__}, numpy {np.__version__}, "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPU cores (shared, noisy).",
+        f"rationals {rationals.__version__}, MXNet {mx.__version__}, numpy {np.__version__}; "
+        f"{environment()} (shared with other jobs: noisy).",
         "",
-        f"Version {VERSION}, degrees {DEGREES}, float32, forward+backward (x and both coefficient "
-        f"gradients) ÷ MXNet's GELU forward+backward; median of {reps} interleaved pairs.",
+        f"Version {VERSION}, degrees {DEGREES}, float32. One forward+backward (dL/dx and both "
+        f"coefficient gradients) ÷ MXNet's GELU forward+backward (`nd.LeakyReLU(act_type="
+        f"'gelu')`) on the same x; median over {rounds} interleaved rounds of the per-round "
+        f"ratio (lower–upper quartile in brackets).",
         "",
-        "| n | custom op (shipped) | composed `mxnet.numpy` + autograd |",
-        "|---|---|---|",
-    ]
-    for n, r in rows:
-        lines.append(f"| 2^{n.bit_length() - 1} | {r['custom op']:.1f}× | {r['composed']:.1f}× |")
-    lines += [
+        markdown_table(
+            ["n", "GELU time", "custom op (shipped)", "composed `mxnet.numpy` + autograd"], rows
+        ),
+        f"Memory the recorded graph holds between forward and backward beyond x and the output, "
+        f"÷ x's bytes (n = 2^{mem_n.bit_length() - 1}, resident set size; the custom op's "
+        f"backward depends on x, the coefficients and dL/dy only, so what it saves is x "
+        f"itself):",
         "",
-        f"Memory held by the recorded graph between forward and backward, beyond x and the "
-        f"output, ÷ x's bytes (n = 2^{mem_n.bit_length() - 1}, resident set size):",
-        "",
-        "| GELU | custom op (shipped) | composed |",
-        "|---|---|---|",
-        f"| {held['gelu']:.2f} | {held['custom op']:.2f} | {held['composed']:.2f} |",
-        "",
-    ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print(f"wrote {args.out}")
+        markdown_table(
+            ["GELU", "custom op (shipped)", "composed"],
+            [[f"{held[k]:.2f}" for k in ["gelu", *names]]],
+        ),
+    ])
+    print(f"wrote {write_markdown(args.out, 'MXNet benchmark', body)}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,16 @@ def parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def parse(p: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse the arguments; ``--quick`` runs the eager composed kernels (no compilation wait)."""
+    args = p.parse_args()
+    if args.quick:
+        from rationals.torch import use_compiled_kernels
+
+        use_compiled_kernels("never")
+    return args
+
+
 def output_dir(args: argparse.Namespace, name: str) -> Path:
     """``args.out`` or ``outputs/<name>`` under the repository root, created."""
     out = args.out or ROOT / "outputs" / name
@@ -29,8 +39,11 @@ def output_dir(args: argparse.Namespace, name: str) -> Path:
     return out
 
 
-def digits(seed: int = 0, as_images: bool = True) -> tuple[torch.Tensor, ...]:
-    """scikit-learn's 8×8 digits: standardised train/test tensors (80/20, stratified)."""
+def digits(seed: int = 0, as_images: bool = True, quick: bool = False) -> tuple[torch.Tensor, ...]:
+    """scikit-learn's 8×8 digits: standardised train/test tensors (80/20, stratified).
+
+    ``quick`` keeps 192 training images (three batches per epoch), for smoke tests.
+    """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -41,11 +54,15 @@ def digits(seed: int = 0, as_images: bool = True) -> tuple[torch.Tensor, ...]:
     )
     mean, std = x_tr.mean(), x_tr.std()
     x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    if quick:
+        x_tr, y_tr = x_tr[:192], y_tr[:192]
     shape = (-1, 1, 8, 8) if as_images else (-1, 64)
     return (
-        torch.from_numpy(x_tr.reshape(shape)), torch.from_numpy(y_tr).long(),
-        torch.from_numpy(x_te.reshape(shape)), torch.from_numpy(y_te).long(),
-    )  # fmt: skip
+        torch.from_numpy(x_tr.reshape(shape)),
+        torch.from_numpy(y_tr).long(),
+        torch.from_numpy(x_te.reshape(shape)),
+        torch.from_numpy(y_te).long(),
+    )
 
 
 def cnn(activation: Callable[[], nn.Module], batch_norm: bool = False) -> nn.Sequential:
@@ -53,15 +70,24 @@ def cnn(activation: Callable[[], nn.Module], batch_norm: bool = False) -> nn.Seq
 
     ``batch_norm`` normalises every pre-activation (as ERA's authors recommend).
     """
+
     def norm(kind: type[nn.Module], size: int) -> list[nn.Module]:
         return [kind(size)] if batch_norm else []
 
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), *norm(nn.BatchNorm2d, 16), activation(),
-        nn.Conv2d(16, 32, 3, padding=1), *norm(nn.BatchNorm2d, 32), activation(),
-        nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(32 * 4 * 4, 64), *norm(nn.BatchNorm1d, 64), activation(), nn.Linear(64, 10),
-    )  # fmt: skip
+        nn.Conv2d(1, 16, 3, padding=1),
+        *norm(nn.BatchNorm2d, 16),
+        activation(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        *norm(nn.BatchNorm2d, 32),
+        activation(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 64),
+        *norm(nn.BatchNorm1d, 64),
+        activation(),
+        nn.Linear(64, 10),
+    )
 
 
 def train_classifier(

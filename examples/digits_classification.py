@@ -36,15 +36,17 @@ def main() -> None:
     p = _common.parser(__doc__)
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--seeds", type=int, default=3)
-    args = p.parse_args()
-    if args.quick:
+    args = _common.parse(p)
+    activations = ACTIVATIONS
+    if args.quick:  # a smoke test: the code paths, not the comparison
         args.epochs, args.seeds = 2, 1
+        activations = {k: ACTIVATIONS[k] for k in ("Rational A", "Rational D", "ReLU")}
     out = _common.output_dir(args, "digits_classification")
-    data = _common.digits()
+    data = _common.digits(quick=args.quick)
 
     results: dict[str, list[dict[str, float]]] = {}
     recorder = None
-    for name, act in ACTIVATIONS.items():
+    for name, act in activations.items():
         results[name] = []
         for seed in range(args.seeds):
             torch.manual_seed(seed)
@@ -53,7 +55,10 @@ def main() -> None:
                 recorder = record_torch(model, bins=80, range=(-8.0, 8.0))
             r = _common.train_classifier(model, data, epochs=args.epochs, seed=seed)
             results[name].append(r)
-            print(f"{name:<12} seed {seed}: accuracy {r['accuracy']:.4f}, {r['seconds_per_epoch']:.3f} s/epoch")
+            print(
+                f"{name:<12} seed {seed}: accuracy {r['accuracy']:.4f}, "
+                f"{r['seconds_per_epoch']:.3f} s/epoch"
+            )
             if recorder is not None and name == "Rational A" and seed == 0:
                 recorder.remove()
                 fig = rationals.plot(model, stats=recorder, target="leaky_relu")
@@ -63,17 +68,25 @@ def main() -> None:
     rows = []
     for name, runs in results.items():
         seconds = [r["seconds_per_epoch"] for r in runs]
-        rows.append([
-            name, _common.mean_std([r["accuracy"] for r in runs], 100.0),
-            _common.mean_std(seconds, digits=3), f"{sum(seconds) / len(seconds) / relu_time:.2f}×",
-        ])  # fmt: skip
-    table = _common.markdown_table(["activation", "test accuracy %", "s / epoch", "time vs ReLU"], rows)
+        rows.append(
+            [
+                name,
+                _common.mean_std([r["accuracy"] for r in runs], 100.0),
+                _common.mean_std(seconds, digits=3),
+                f"{sum(seconds) / len(seconds) / relu_time:.2f}×",
+            ]
+        )
+    table = _common.markdown_table(
+        ["activation", "test accuracy %", "s / epoch", "time vs ReLU"], rows
+    )
     intro = (
         f"scikit-learn digits (1437 train / 360 test images, 8×8), small CNN, Adam (lr 2e-3, "
         f"batch 64), {args.epochs} epochs, {args.seeds} seed(s); mean ± std over seeds. "
         f"Rationals: degrees (5, 4), one per layer, initialised to Leaky ReLU."
     )
-    _common.write_report(out / "results.md", "Digits: rational versions vs fixed activations", intro, table)
+    _common.write_report(
+        out / "results.md", "Digits: rational versions vs fixed activations", intro, table
+    )
 
 
 if __name__ == "__main__":

@@ -35,14 +35,16 @@ def main() -> None:
     p = _common.parser(__doc__)
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--seeds", type=int, default=3)
-    args = p.parse_args()
-    if args.quick:
+    args = _common.parse(p)
+    activations = ACTIVATIONS
+    if args.quick:  # a smoke test: the code paths, not the comparison
         args.epochs, args.seeds = 2, 1
+        activations = {k: ACTIVATIONS[k] for k in ("ERA (5, 4), swish", "PAU A (5, 4), swish")}
     out = _common.output_dir(args, "era_vs_pau")
-    data = _common.digits()
+    data = _common.digits(quick=args.quick)
 
     rows = []
-    for name, act in ACTIVATIONS.items():
+    for name, act in activations.items():
         runs = []
         for seed in range(args.seeds):
             torch.manual_seed(seed)
@@ -52,19 +54,30 @@ def main() -> None:
             runs.append(_common.train_classifier(model, data, epochs=args.epochs, seed=seed))
             if recorder is not None:
                 recorder.remove()
-                rationals.plot(model, stats=recorder, target="swish").savefig(out / "rationals.png", dpi=110)
+                rationals.plot(model, stats=recorder, target="swish").savefig(
+                    out / "rationals.png", dpi=110
+                )
             print(f"{name:<26} seed {seed}: accuracy {runs[-1]['accuracy']:.4f}")
-        params = sum(p.numel() for m in model.modules() if isinstance(m, Rational) for p in m.parameters())
-        rows.append([
-            name, params, _common.mean_std([r["accuracy"] for r in runs], 100.0),
-            _common.mean_std([r["seconds_per_epoch"] for r in runs], digits=3),
-        ])  # fmt: skip
+        params = sum(
+            p.numel() for m in model.modules() if isinstance(m, Rational) for p in m.parameters()
+        )
+        rows.append(
+            [
+                name,
+                params,
+                _common.mean_std([r["accuracy"] for r in runs], 100.0),
+                _common.mean_std([r["seconds_per_epoch"] for r in runs], digits=3),
+            ]
+        )
     headers = ["activation", "rational parameters", "test accuracy %", "s / epoch"]
     intro = (
-        f"scikit-learn digits, CNN with BatchNorm before every activation, Adam (lr 2e-3, batch 64), "
+        f"scikit-learn digits, CNN with BatchNorm before every activation, Adam (lr 2e-3, "
+        f"batch 64), "
         f"{args.epochs} epochs, {args.seeds} seed(s), mean ± std over seeds."
     )
-    _common.write_report(out / "results.md", "ERA vs PAU", intro, _common.markdown_table(headers, rows))
+    _common.write_report(
+        out / "results.md", "ERA vs PAU", intro, _common.markdown_table(headers, rows)
+    )
 
 
 if __name__ == "__main__":

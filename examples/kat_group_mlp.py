@@ -30,21 +30,29 @@ DIM, TOKENS = 32, 8
 def group_rational(approx_func: str, channels: int, groups: int) -> Rational:
     """KAT's layout: a shared numerator, ``groups`` denominators, channels last."""
     return Rational(
-        approx_func, degrees=(5, 4), version="A",
-        numerator_groups=1 if groups < channels else channels, denominator_groups=groups, channel_axis=-1,
-    )  # fmt: skip
+        approx_func,
+        degrees=(5, 4),
+        version="A",
+        numerator_groups=1 if groups < channels else channels,
+        denominator_groups=groups,
+        channel_axis=-1,
+    )
 
 
 def gr_kan(groups: Callable[[int], int]) -> Callable[[], nn.Module]:
     """GR-KAN: rational(identity) → Linear(d, 4d) → rational(gelu) → Linear(4d, d)."""
     return lambda: nn.Sequential(
-        group_rational("identity", DIM, groups(DIM)), nn.Linear(DIM, 4 * DIM),
-        group_rational("gelu", 4 * DIM, groups(4 * DIM)), nn.Linear(4 * DIM, DIM),
-    )  # fmt: skip
+        group_rational("identity", DIM, groups(DIM)),
+        nn.Linear(DIM, 4 * DIM),
+        group_rational("gelu", 4 * DIM, groups(4 * DIM)),
+        nn.Linear(4 * DIM, DIM),
+    )
 
 
 CHANNEL_MLPS: dict[str, Callable[[], nn.Module]] = {
-    "MLP (GELU)": lambda: nn.Sequential(nn.Linear(DIM, 4 * DIM), nn.GELU(), nn.Linear(4 * DIM, DIM)),
+    "MLP (GELU)": lambda: nn.Sequential(
+        nn.Linear(DIM, 4 * DIM), nn.GELU(), nn.Linear(4 * DIM, DIM)
+    ),
     "GR-KAN, 8 groups (KAT)": gr_kan(lambda c: 8),
     "GR-KAN, 1 group": gr_kan(lambda c: 1),
     "GR-KAN, per channel": gr_kan(lambda c: c),
@@ -57,7 +65,9 @@ class MixerBlock(nn.Module):
     def __init__(self, channel_mlp: nn.Module):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(DIM), nn.LayerNorm(DIM)
-        self.tokens = nn.Sequential(nn.Linear(TOKENS, 2 * TOKENS), nn.GELU(), nn.Linear(2 * TOKENS, TOKENS))
+        self.tokens = nn.Sequential(
+            nn.Linear(TOKENS, 2 * TOKENS), nn.GELU(), nn.Linear(2 * TOKENS, TOKENS)
+        )
         self.channels = channel_mlp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -84,37 +94,49 @@ def main() -> None:
     p = _common.parser(__doc__)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seeds", type=int, default=3)
-    args = p.parse_args()
-    if args.quick:
+    args = _common.parse(p)
+    channel_mlps = CHANNEL_MLPS
+    if args.quick:  # a smoke test: the code paths, not the comparison
         args.epochs, args.seeds = 2, 1
+        channel_mlps = {k: CHANNEL_MLPS[k] for k in ("MLP (GELU)", "GR-KAN, 8 groups (KAT)")}
     out = _common.output_dir(args, "kat_group_mlp")
-    data = _common.digits()
+    data = _common.digits(quick=args.quick)
 
     rows = []
-    for name, channel_mlp in CHANNEL_MLPS.items():
+    for name, channel_mlp in channel_mlps.items():
         runs = []
         for seed in range(args.seeds):
             torch.manual_seed(seed)
             model = Mixer(channel_mlp)
             first = seed == 0 and "KAT" in name
             recorder = record_torch(model, range=(-6.0, 6.0)) if first else None
-            runs.append(_common.train_classifier(model, data, epochs=args.epochs, seed=seed, lr=3e-3))
+            runs.append(
+                _common.train_classifier(model, data, epochs=args.epochs, seed=seed, lr=3e-3)
+            )
             if recorder is not None:
                 recorder.remove()
                 rationals.plot(model, stats=recorder).savefig(out / "rationals.png", dpi=100)
             print(f"{name:<24} seed {seed}: accuracy {runs[-1]['accuracy']:.4f}")
         params = sum(p.numel() for p in model.parameters())
-        rows.append([
-            name, params, _common.mean_std([r["accuracy"] for r in runs], 100.0),
-            _common.mean_std([r["seconds_per_epoch"] for r in runs], digits=3),
-        ])  # fmt: skip
+        rows.append(
+            [
+                name,
+                params,
+                _common.mean_std([r["accuracy"] for r in runs], 100.0),
+                _common.mean_std([r["seconds_per_epoch"] for r in runs], digits=3),
+            ]
+        )
     headers = ["channel MLP", "parameters", "test accuracy %", "s / epoch"]
     intro = (
         f"scikit-learn digits as 8 tokens × 8 pixels; MLP-Mixer, width {DIM}, 2 blocks; Adam "
         f"(lr 3e-3, batch 64), {args.epochs} epochs, {args.seeds} seed(s), mean ± std over seeds."
     )
-    _common.write_report(out / "results.md", "Grouped (KAT-style) rational MLP block", intro,
-                         _common.markdown_table(headers, rows))  # fmt: skip
+    _common.write_report(
+        out / "results.md",
+        "Grouped (KAT-style) rational MLP block",
+        intro,
+        _common.markdown_table(headers, rows),
+    )
 
 
 if __name__ == "__main__":

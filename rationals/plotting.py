@@ -10,6 +10,7 @@ pyplot, so they render under any backend (Agg included) and do not leak global s
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -24,7 +25,15 @@ if TYPE_CHECKING:
 
     from .stats import InputStats, Snapshot
 
-__all__ = ["Coefficients", "collect_layers", "coefficients", "plot", "plot_evolution", "to_numpy"]
+__all__ = [
+    "Coefficients",
+    "coefficients",
+    "collect_layers",
+    "evaluate",
+    "plot",
+    "plot_evolution",
+    "to_numpy",
+]
 
 _NUM, _DEN = "numerator", "denominator"
 
@@ -40,7 +49,9 @@ class Coefficients(NamedTuple):
     @property
     def degrees(self) -> tuple[int, int]:
         """(n, m) recovered from the coefficient lengths."""
-        return variant_from_sizes(self.version, self.numerator.shape[-1], self.denominator.shape[-1]).degrees
+        return variant_from_sizes(
+            self.version, self.numerator.shape[-1], self.denominator.shape[-1]
+        ).degrees
 
 
 def to_numpy(a: Any) -> np.ndarray:
@@ -99,6 +110,8 @@ def coefficients(obj: Any, version: str | None = None) -> Coefficients:
 
 
 def _has_coefficients(obj: Any) -> bool:
+    if isinstance(obj, numbers.Number):  # ints and Fractions have .numerator/.denominator
+        return False
     if isinstance(obj, Mapping):
         return _NUM in obj and _DEN in obj
     return hasattr(obj, _NUM) and hasattr(obj, _DEN)
@@ -112,7 +125,8 @@ def _from_flat_mapping(obj: Mapping, version: str | None) -> dict[str, Coefficie
             continue
         prefix = key[: -len(_NUM)]
         if prefix + _DEN in obj:
-            out[prefix.rstrip("._/")] = coefficients((obj[key], obj[prefix + _DEN]), version)
+            name = prefix.removesuffix("weight_").rstrip("._/")  # KAT: weight_numerator
+            out[name] = coefficients((obj[key], obj[prefix + _DEN]), version)
     return out
 
 
@@ -149,11 +163,15 @@ def collect_layers(obj: Any, version: str | None = None) -> dict[str, Coefficien
         if _is_raw(value) or _has_coefficients(value):
             out[name] = coefficients(value, version)
         elif isinstance(value, (Mapping, list, tuple)) or hasattr(value, "layers"):
-            out.update({f"{name}.{k}".rstrip("."): c for k, c in collect_layers(value, version).items()})
+            out.update(
+                {f"{name}.{k}".rstrip("."): c for k, c in collect_layers(value, version).items()}
+            )
     return out
 
 
-def _channel_functions(c: Coefficients, max_curves: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _channel_functions(
+    c: Coefficients, max_curves: int
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Numerator/denominator (C, K) arrays of the distinct channel functions of a layout."""
     num, den = c.numerator, c.denominator
     if num.ndim == 1 and den.ndim == 1:
@@ -164,11 +182,16 @@ def _channel_functions(c: Coefficients, max_curves: int) -> tuple[np.ndarray, np
     shown = np.unique(np.linspace(0, channels - 1, min(channels, max_curves)).round().astype(int))
     num2, den2 = np.atleast_2d(num), np.atleast_2d(den)
     ni, di = shown // (channels // gn), shown // (channels // gd)
-    labels = [f"P{i}/Q{j}" if gn > 1 and gd > 1 else f"group {max(i, j)}" for i, j in zip(ni, di)]
+    labels = [
+        f"P{i}/Q{j}" if gn > 1 and gd > 1 else f"group {max(i, j)}"
+        for i, j in zip(ni, di, strict=True)
+    ]
     return num2[ni], den2[di], labels
 
 
-def evaluate(c: Coefficients, x: np.ndarray, max_curves: int = 16):
+def evaluate(
+    c: Coefficients, x: np.ndarray, max_curves: int = 16
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """R(x) and R'(x) for every distinct channel function, shape ``(len(x), curves)``."""
     num, den, labels = _channel_functions(c, max_curves)
     xs = np.repeat(np.asarray(x, dtype=np.float64)[:, None], num.shape[0], axis=1)
@@ -182,7 +205,7 @@ def evaluate(c: Coefficients, x: np.ndarray, max_curves: int = 16):
 def _target_function(target: str | Callable[[np.ndarray], np.ndarray]) -> Callable:
     if callable(target):
         return target
-    from .core.init import target_function
+    from .core.init.functions import target as target_function
 
     return target_function(target)
 
@@ -199,6 +222,8 @@ def _stats_range(stats: InputStats | Snapshot) -> tuple[float, float] | None:
     lo = edges[0] if lo_i == 0 else edges[lo_i - 1]
     hi = edges[-1] if hi_i >= len(edges) else edges[hi_i]
     lo, hi = max(lo, stats.min), min(hi, stats.max)
+    if not hi > lo:  # everything outside the bins, or a single value
+        return edges[0], edges[-1]
     pad = max(0.1 * (hi - lo), 0.25)
     return max(lo - pad, edges[0]), min(hi + pad, edges[-1])
 
@@ -216,21 +241,41 @@ def _draw_function(
     multi = y.shape[1] > 1
     for k in range(y.shape[1]):
         color = f"C{k % 10}"
-        ax.plot(x, y[:, k], color=color, lw=2, label=f"R(x) {labels[k]}".strip() if multi or k == 0 else None)
+        label = f"R(x) {labels[k]}".strip() if multi or k == 0 else None
+        ax.plot(x, y[:, k], color=color, lw=2, label=label, gid="R")
         if derivative:
-            ax.plot(x, dy[:, k], color=color, lw=1, ls="--", label="R'(x), dashed" if k == 0 else None)
+            label = "R'(x), dashed" if k == 0 else None
+            ax.plot(x, dy[:, k], color=color, lw=1, ls="--", label=label, gid="dR")
+    drawn = [y, dy] if derivative else [y]
     if target is not None:
-        ax.plot(x, target(x), color="black", lw=1, ls=":", label=f"target: {target_name}")
+        t = target(x)
+        ax.plot(x, t, color="black", lw=1, ls=":", label=f"target: {target_name}", gid="target")
+        drawn.append(t[:, None])
+    _clip_poles(ax, np.column_stack(drawn))
     ax.axhline(0, color="0.8", lw=0.5, zorder=0)
     ax.axvline(0, color="0.8", lw=0.5, zorder=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="best")
+    ax.legend(fontsize="x-small" if multi else "small", ncols=2 if multi else 1, loc="best")
+
+
+def _clip_poles(ax: Axes, y: np.ndarray) -> None:
+    """Keep the y-axis on the curves when a pole or near-pole would flatten them."""
+    finite = y[np.isfinite(y)]
+    if finite.size == 0:
+        return
+    lo, hi = np.quantile(finite, [0.01, 0.99])
+    span = hi - lo
+    if span > 0 and finite.max() - finite.min() > 5 * span:
+        ax.set_ylim(lo - 0.5 * span, hi + 0.5 * span)
 
 
 def _draw_histogram(ax: Axes, stats: InputStats | Snapshot) -> None:
     ax.stairs(stats.counts, stats.edges, fill=True, alpha=0.6, color="C7")
     outside = stats.underflow + stats.overflow
-    text = f"n={stats.count:,}  mean={stats.mean:.3g}  std={stats.std:.3g}\nmin={stats.min:.3g}  max={stats.max:.3g}"
+    text = (
+        f"n={stats.count:,}  mean={stats.mean:.3g}  std={stats.std:.3g}\n"
+        f"min={stats.min:.3g}  max={stats.max:.3g}"
+    )
     if outside:
         text += f"  outside the bins: {outside / stats.count:.2%}"
     ax.text(0.01, 0.97, text, transform=ax.transAxes, va="top", fontsize="x-small")
@@ -291,14 +336,20 @@ def plot(
         raise ValueError("no rational layer found")
     names = list(found)
     stats_list = _as_list(stats, names)
-    targets = _as_list(target, names) if not isinstance(target, (str, bool)) else [target] * len(names)
+    targets = (
+        _as_list(target, names) if not isinstance(target, (str, bool)) else [target] * len(names)
+    )
     with_hist = any(s is not None for s in stats_list)
 
     ncols = ncols or min(len(names), 3)
     nrows = math.ceil(len(names) / ncols)
     rows_per = 2 if with_hist else 1
-    fig = fig or Figure(figsize=(4.5 * ncols, (4.5 if with_hist else 3.5) * nrows), layout="constrained")
-    grid = fig.add_gridspec(nrows * rows_per, ncols, height_ratios=[3, 1] * nrows if with_hist else None)
+    fig = fig or Figure(
+        figsize=(4.5 * ncols, (4.5 if with_hist else 3.5) * nrows), layout="constrained"
+    )
+    grid = fig.add_gridspec(
+        nrows * rows_per, ncols, height_ratios=[3, 1] * nrows if with_hist else None
+    )
 
     for i, name in enumerate(names):
         c, s, t = found[name], stats_list[i], targets[i]
@@ -312,14 +363,22 @@ def plot(
         if t_func is not None and not isinstance(t_name, str):
             t_name = getattr(t_func, "__name__", "target")
         _draw_function(ax, c, x, t_func, t_name, derivative, max_curves)
-        ax.set_title(f"{name + ': ' if name else ''}{c.version} {c.degrees}", fontsize="medium")
+        prefix = f"{name}: " if name and name != c.version else ""
+        ax.set_title(f"{prefix}{c.version} {c.degrees}", fontsize="medium")
         ax.set_xlim(lo, hi)
         if with_hist:
             hax = fig.add_subplot(grid[row * rows_per + 1, col], sharex=ax)
             if s is not None and s.count:
                 _draw_histogram(hax, s)
             else:
-                hax.text(0.5, 0.5, "no recorded inputs", ha="center", va="center", transform=hax.transAxes)
+                hax.text(
+                    0.5,
+                    0.5,
+                    "no recorded inputs",
+                    ha="center",
+                    va="center",
+                    transform=hax.transAxes,
+                )
             hax.set_xlabel("x")
         else:
             ax.set_xlabel("x")
@@ -344,7 +403,9 @@ def plot_evolution(
 
     snaps = list(stats.history if hasattr(stats, "history") else stats)
     if not snaps:
-        raise ValueError("no snapshots to plot: call InputStats.snapshot() (or Recorder.snapshot())")
+        raise ValueError(
+            "no snapshots to plot: call InputStats.snapshot() (or Recorder.snapshot())"
+        )
     with_fn = all(s.numerator is not None for s in snaps)
     fig = fig or Figure(figsize=(7, 7 if with_fn else 4), layout="constrained")
     axes = fig.subplots(2 if with_fn else 1, 1, sharex=True, squeeze=False)[:, 0]
@@ -352,7 +413,9 @@ def plot_evolution(
     edges = snaps[0].edges
     density = np.array([s.counts / max(s.count, 1) for s in snaps])
     ax = axes[0]
-    mesh = ax.pcolormesh(edges, np.arange(len(snaps) + 1) - 0.5, density, cmap="Greys", shading="flat")
+    mesh = ax.pcolormesh(
+        edges, np.arange(len(snaps) + 1) - 0.5, density, cmap="Greys", shading="flat"
+    )
     fig.colorbar(mesh, ax=ax, label="fraction of inputs")
     t = np.arange(len(snaps))
     mean = np.array([s.mean for s in snaps])
@@ -366,7 +429,9 @@ def plot_evolution(
     ax.set_ylabel("snapshot")
     ax.legend(fontsize="small", loc="upper right")
     ranges = [r for r in (_stats_range(s) for s in snaps) if r]
-    lo, hi = x_range or ((min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else (-3, 3))
+    lo, hi = x_range or (
+        (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else (-3, 3)
+    )
     ax.set_xlim(lo, hi)
 
     if with_fn:
@@ -379,9 +444,10 @@ def plot_evolution(
             c = Coefficients(s.numerator, s.denominator, s.version)
             y, dy, _ = evaluate(c, x, max_curves=1)
             color = cmap(i / max(len(snaps) - 1, 1))
-            fax.plot(x, y[:, 0], color=color, lw=1.5, label=s.label if i in (0, len(snaps) - 1) else None)
+            label = s.label if i in (0, len(snaps) - 1) else None
+            fax.plot(x, y[:, 0], color=color, lw=1.5, label=label, gid="R")
             if derivative:
-                fax.plot(x, dy[:, 0], color=color, lw=0.8, ls="--")
+                fax.plot(x, dy[:, 0], color=color, lw=0.8, ls="--", gid="dR")
         fax.set_ylabel("R(x), R'(x) dashed")
         fax.grid(alpha=0.3)
         fax.legend(fontsize="small")

@@ -83,7 +83,9 @@ class InputStats:
     def __post_init__(self) -> None:
         lo, hi = map(float, self.range)
         if not hi > lo or self.bins < 1:
-            raise ValueError(f"need bins >= 1 and lo < hi, got bins={self.bins}, range={self.range}")
+            raise ValueError(
+                f"need bins >= 1 and lo < hi, got bins={self.bins}, range={self.range}"
+            )
         self.range = (lo, hi)
         self.edges = np.linspace(lo, hi, self.bins + 1)
         self._scale = self.bins / (hi - lo)
@@ -105,12 +107,13 @@ class InputStats:
         return np.where(np.isnan(t), self.bins + 2.0, t).astype(np.intp)
 
     def update(self, x: Any) -> None:
-        """Record the elements of ``x`` (numpy, jax, torch, tf or anything :func:`to_numpy` takes)."""
+        """Record the elements of ``x`` (numpy, jax, torch, tf: whatever :func:`to_numpy` takes)."""
         x = to_numpy(x).ravel()
         if x.size == 0:
             return
         counts = np.bincount(self.bin_index(x), minlength=self.bins + 3)
-        self.add(counts, x.size, float(x.sum()), float(x @ x), float(x.min()), float(x.max()))
+        with np.errstate(over="ignore", invalid="ignore"):  # inf inputs give inf/NaN moments
+            self.add(counts, x.size, float(x.sum()), float(x @ x), float(x.min()), float(x.max()))
 
     def add(
         self, counts: Any, count: int, total: float, total_sq: float, minimum: float, maximum: float
@@ -136,9 +139,18 @@ class InputStats:
         self._pull()
         c = self._counts
         return Snapshot(
-            label, self.edges.copy(), c[1:-2].copy(), int(c[0]), int(c[-2]), int(c[-1]),
-            self._count, self._total, self._total_sq, self._min, self._max,
-        )  # fmt: skip
+            label,
+            self.edges.copy(),
+            c[1:-2].copy(),
+            int(c[0]),
+            int(c[-2]),
+            int(c[-1]),
+            self._count,
+            self._total,
+            self._total_sq,
+            self._min,
+            self._max,
+        )
 
     def snapshot(self, label: str | None = None, layer: Any = None, reset: bool = True) -> Snapshot:
         """Append the current statistics to :attr:`history` and (by default) start afresh.
@@ -208,7 +220,9 @@ class Recorder(Mapping[str, InputStats]):
     to detach the hooks.
     """
 
-    def __init__(self, stats: dict[str, InputStats], layers: dict[str, Any], remove: Callable[[], None]):
+    def __init__(
+        self, stats: dict[str, InputStats], layers: dict[str, Any], remove: Callable[[], None]
+    ):
         self._stats, self._layers, self._remove = stats, layers, remove
 
     def __getitem__(self, name: str) -> InputStats:
@@ -266,18 +280,24 @@ class _TorchAccumulator:
                 return
             if x.dtype not in (torch.float32, torch.float64):
                 x = x.float()
-            t = (x * s._scale + (1.0 - s.range[0] * s._scale)).clamp_(0.0, s.bins + 1.0)
-            idx = t.nan_to_num_(nan=s.bins + 2.0).to(torch.int32)
-            counts = torch.bincount(idx, minlength=s.bins + 3)
+            t = torch.mul(x, s._scale).add_(1.0 - s.range[0] * s._scale).clamp_(0.0, s.bins + 1.0)
+            idx = t.nan_to_num_(nan=s.bins + 2.0).to(torch.int32)  # one temporary, then int32
+            # CUDA's bincount uses atomics, which deterministic mode forbids: count by sorting
+            by_sorting = x.is_cuda and torch.are_deterministic_algorithms_enabled()
+            counts = _count_bins(idx, s.bins + 3, by_sorting)
             lo, hi = torch.aminmax(x)
-            total = x.sum(dtype=torch.float64) if x.dtype == torch.float64 else x.sum()
-            parts = [counts, total.double(), torch.dot(x, x).double(), lo.double(), hi.double()]
+            parts = [counts, x.sum().double(), torch.dot(x, x).double(), lo.double(), hi.double()]
             if self.parts is None:
                 self.parts = parts
             else:
                 p = self.parts
-                self.parts = [p[0] + parts[0], p[1] + parts[1], p[2] + parts[2],
-                              torch.minimum(p[3], parts[3]), torch.maximum(p[4], parts[4])]  # fmt: skip
+                self.parts = [
+                    p[0] + parts[0],
+                    p[1] + parts[1],
+                    p[2] + parts[2],
+                    torch.minimum(p[3], parts[3]),
+                    torch.maximum(p[4], parts[4]),
+                ]
             self.count += x.numel()
 
     def pull(self) -> None:
@@ -286,6 +306,16 @@ class _TorchAccumulator:
         counts, total, total_sq, lo, hi = (p.cpu().numpy() for p in self.parts)
         self.parts, count, self.count = None, self.count, 0
         self.stats.add(counts, count, float(total), float(total_sq), float(lo), float(hi))
+
+
+def _count_bins(idx: Any, size: int, by_sorting: bool) -> Any:
+    """Occurrences of 0..size−1 in the int32 tensor ``idx``, by bincount or by sorting."""
+    import torch
+
+    if not by_sorting:
+        return torch.bincount(idx, minlength=size)
+    bounds = torch.arange(size + 1, device=idx.device, dtype=torch.int32)
+    return torch.searchsorted(idx.sort().values, bounds).diff()
 
 
 def record_torch(
@@ -297,20 +327,27 @@ def record_torch(
 ) -> Recorder:
     """Record the inputs of every rational module of a torch ``model`` (or of ``model`` itself).
 
-    A forward pre-hook per module bins its first input on its device (one fused pass per
-    statistic, no host synchronisation); ``every=k`` records one call in k. Returns a
+    A forward pre-hook per module bins its first input on its device (a few passes over it, no
+    host synchronisation); ``every=k`` records one call in k. Under ``torch.compile`` the hooks
+    run eagerly (a graph break around each hooked module). Returns a
     :class:`Recorder` ``{module name: InputStats}``; ``with record_torch(model) as rec: ...``
     removes the hooks on exit.
     """
     modules = {
-        name: m for name, m in model.named_modules() if hasattr(m, "numerator") and hasattr(m, "denominator")
+        name: m
+        for name, m in model.named_modules()
+        if hasattr(m, "numerator") and hasattr(m, "denominator")
     }
     if not modules:
         raise ValueError("no module with numerator/denominator parameters found")
+    import torch
+
     stats, handles = {}, []
     for name, module in modules.items():
         stats[name] = InputStats(bins, range)
-        handles.append(module.register_forward_pre_hook(_TorchAccumulator(stats[name], every)))
+        # eager inside compiled code: a graph break instead of a recompilation per call
+        hook = torch.compiler.disable(_TorchAccumulator(stats[name], every))
+        handles.append(module.register_forward_pre_hook(hook))
 
     def remove() -> None:
         for h in handles:
@@ -372,11 +409,11 @@ def keras_callback(
     recorder = Recorder(stats, layers, lambda: None)
 
     def record(label: str) -> None:
-        originals = {}
-        for name, layer in layers.items():
-            originals[name] = layer.call
+        for name, layer in layers.items():  # shadow each layer's call with a recording one
 
-            def call(x: Any, *args: Any, _name: str = name, _call: Callable = layer.call, **kw: Any) -> Any:
+            def call(
+                x: Any, *args: Any, _name: str = name, _call: Callable = layer.call, **kw: Any
+            ) -> Any:
                 stats[_name].update(keras.ops.convert_to_numpy(x))
                 return _call(x, *args, **kw)
 
@@ -384,8 +421,8 @@ def keras_callback(
         try:
             model(probe, training=False)
         finally:
-            for name, layer in layers.items():
-                object.__setattr__(layer, "call", originals[name])
+            for layer in layers.values():
+                object.__delattr__(layer, "call")
         recorder.snapshot(label)
 
     class InputStatsCallback(keras.callbacks.Callback):
@@ -409,4 +446,3 @@ def _keras_rational_layers(model: Any) -> dict[str, Any]:
         elif hasattr(layer, "layers"):
             out.update(_keras_rational_layers(layer))
     return out
-

@@ -17,4 +17,6 @@ require("jax", "jax")
 from .init import initial_coefficients, initializers  # noqa: E402
 from .op import IMPLEMENTATIONS, PALLAS_PLATFORMS, rational  # noqa: E402
 
-__all__ = ["IMPLEMENTATIONS", "PALLAS_PLATFORMS", "initial_coefficients", "initializers", "rational"]
+__all__ = [
+    "IMPLEMENTATIONS", "PALLAS_PLATFORMS", "initial_coefficients", "initializers", "rational",
+]

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-#: A shipped target's name, any Python callable to fit, or None for the version's default.
-ApproxFunc = Union[str, Callable[..., Any], None]
 #: ``init(key, shape, dtype)``: the key is unused (the coefficients are deterministic).
 Initializer = Callable[..., jax.Array]
 
 
-@lru_cache(maxsize=64)
-def _table(approx_func: ApproxFunc, degrees: tuple[int, int] | None, version: str):
+@lru_cache(maxsize=64)  # fresh fits (degrees not in the shipped tables) are slow
+def _table(approx_func: str | None, degrees: tuple[int, int] | None, version: str):
     from rationals.core import initial_coefficients as core_initial_coefficients
 
-    numerator, denominator = core_initial_coefficients(approx_func, degrees, version)
-    return np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    return core_initial_coefficients(approx_func, degrees, version)
 
 
-def _coefficients(approx_func: ApproxFunc, degrees: Sequence[int] | None, version: str):
+def _coefficients(approx_func: str | None, degrees: Sequence[int] | None, version: str):
     return _table(approx_func, None if degrees is None else tuple(degrees), version)
 
 
@@ -43,7 +40,7 @@ def _initializer(values: np.ndarray, name: str) -> Initializer:
 
 
 def initializers(
-    approx_func: ApproxFunc = None, degrees: Sequence[int] | None = None, version: str = "A"
+    approx_func: str | None = None, degrees: Sequence[int] | None = None, version: str = "A"
 ) -> tuple[Initializer, Initializer]:
     """``(numerator_init, denominator_init)`` for flax and haiku parameters.
 
@@ -55,7 +52,7 @@ def initializers(
 
 
 def parameter_shapes(
-    approx_func: ApproxFunc = None,
+    approx_func: str | None = None,
     degrees: Sequence[int] | None = None,
     version: str = "A",
     numerator_groups: int = 1,
@@ -72,7 +69,7 @@ def parameter_shapes(
 
 
 def initial_coefficients(
-    approx_func: ApproxFunc = None,
+    approx_func: str | None = None,
     degrees: Sequence[int] | None = None,
     version: str = "A",
     *,
@@ -88,4 +85,4 @@ def initial_coefficients(
     """
     shapes = parameter_shapes(approx_func, degrees, version, numerator_groups, denominator_groups)
     inits = initializers(approx_func, degrees, version)
-    return tuple(init(None, shape, dtype) for init, shape in zip(inits, shapes))
+    return tuple(init(None, shape, dtype) for init, shape in zip(inits, shapes, strict=True))

@@ -20,8 +20,8 @@ import numpy as np
 from jax import lax
 
 from rationals.core import math as rmath
-from rationals.core.reference import compute_dtype
 from rationals.core.layout import check_groups, coefficient_shape, normalize_axis, reduce_axes
+from rationals.core.reference import compute_dtype
 from rationals.core.validation import check_coefficients
 from rationals.core.variants import Variant, check_version
 
@@ -86,7 +86,7 @@ def rational(
         b = b * jax.random.uniform(key, b.shape, b.dtype, 0.9, 1.1)
     if implementation == "auto":
         implementation = "pallas" if jax.default_backend() in PALLAS_PLATFORMS else "xla"
-    return _rational(_Static(v, axis, implementation), x, a, b)
+    return _rational(_Static(v, axis, implementation), *_same_varying_axes(x, a, b))
 
 
 def _coefficient_array(c: jax.typing.ArrayLike) -> jax.Array:
@@ -99,6 +99,24 @@ def _host(c: jax.Array) -> np.ndarray:
     if isinstance(c, jax.core.Tracer):
         return np.zeros(c.shape)
     return np.asarray(c, np.float64)
+
+
+def _same_varying_axes(*arrays: jax.Array) -> list[jax.Array]:
+    """Inside ``shard_map``: give every operand the union of their varying mesh axes.
+
+    A custom_vjp's cotangents must have their primal's type; the gradient of coefficients
+    replicated over a mesh axis that x varies over is varying, so the coefficients are cast to
+    varying first (JAX transposes that cast into the psum over the axis).
+    """
+    varying = [_varying(t) for t in arrays]
+    union = frozenset().union(*varying)
+    return [t if axes == union else jax.lax.pcast(t, tuple(sorted(union - axes)), to="varying")
+            for t, axes in zip(arrays, varying, strict=True)]
+
+
+def _varying(t: jax.Array) -> frozenset:
+    manual = getattr(jax.typeof(t), "manual_axis_type", None)
+    return frozenset() if manual is None else manual.varying
 
 
 def _channel_axis(x: jax.Array, a: jax.Array, b: jax.Array, channel_axis: int) -> int | None:
@@ -159,19 +177,29 @@ def _expand(c: jax.Array, x: jax.Array, axis: int | None) -> jax.Array:
 
 def _xla_backward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.Array):
     ct = compute_dtype(x.dtype)
-    args = (x.astype(ct), a.astype(ct), b.astype(ct), g.astype(ct))
-    if s.axis in (None, x.ndim - 1) and x.size >= 2 * CPU_CHUNK:
+    a, b = a.astype(ct), b.astype(ct)
+    if s.axis in (None, x.ndim - 1) and x.size >= 2 * CPU_CHUNK and not _sharded_type(x):
         return lax.platform_dependent(
-            *args, cpu=partial(_chunked_backward, s.variant, s.axis),
+            x, a, b, g, cpu=partial(_chunked_backward, s.variant, s.axis),
             default=partial(_plain_backward, s.variant, s.axis),
         )
-    return _plain_backward(s.variant, s.axis, *args)
+    return _plain_backward(s.variant, s.axis, x, a, b, g)
+
+
+def _sharded_type(x: jax.Array) -> bool:
+    """Whether x's type carries a sharding (explicit mesh axes): no scan over its axes then."""
+    spec = getattr(getattr(jax.typeof(x), "sharding", None), "spec", ())
+    return any(p is not None for p in spec)
 
 
 def _plain_backward(v: Variant, axis: int | None, x, a, b, g):
-    """(g·dR/dx, Σ g·dR/da, Σ g·dR/db) in one pass over x (XLA fuses it on GPU)."""
-    dx, d_num, d_den = rmath.backward(jnp, v, x, _expand(a, x, axis), _expand(b, x, axis))
-    return g * dx, _reduce(d_num, g, a, axis), _reduce(d_den, g, b, axis)
+    """(g·dR/dx, Σ g·dR/da, Σ g·dR/db) in one pass over x (XLA fuses it on GPU).
+
+    x and g are cast to the coefficients' (compute) dtype here, dL/dx back to x's dtype.
+    """
+    xc, gc = x.astype(a.dtype), g.astype(a.dtype)
+    dx, d_num, d_den = rmath.backward(jnp, v, xc, _expand(a, xc, axis), _expand(b, xc, axis))
+    return (gc * dx).astype(x.dtype), _reduce(d_num, gc, a, axis), _reduce(d_den, gc, b, axis)
 
 
 def _reduce(ds: list, g: jax.Array, c: jax.Array, axis: int | None) -> jax.Array:

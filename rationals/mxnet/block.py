@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mxnet as mx
@@ -11,9 +12,12 @@ from mxnet import gluon
 import rationals.core as core
 from rationals.core.variants import check_version, variant_from_sizes
 
-from .op import _check_shapes, apply
+from .op import apply, check_shapes
 
 __all__ = ["Rational"]
+
+#: A shipped target's name, any Python callable to fit, or None for the version's default.
+ApproxFunc = str | Callable[..., Any] | None
 
 
 def _grouped(c: np.ndarray, groups: int, what: str) -> np.ndarray:
@@ -39,15 +43,17 @@ class Rational(gluon.HybridBlock):
     """R(x) = P(x)/Q(x) with learnable ascending coefficients ``numerator`` and ``denominator``.
 
     Args:
-        approx_func: function the coefficients are initialised to (``None``: the version's
-            default, leaky ReLU for A/B/C/D/N, Boullé's ReLU fit for ``boulle``, swish for
-            ``era``), see :func:`rationals.core.initial_coefficients`.
+        approx_func: the function the coefficients start from: a shipped target's name, any
+            Python callable (fitted on first use) or ``None`` for the version's default (leaky
+            ReLU for A/B/C/D/N, Boullé's ReLU fit for ``boulle``, swish for ``era``); see
+            :func:`rationals.core.initial_coefficients`.
         degrees: ``(n, m)``; ``None`` means (3, 2) for ``boulle`` and (5, 4) otherwise.
         version: ``A``, ``B``, ``C``, ``D``, ``N``, ``boulle`` or ``era``. ``D`` multiplies each
             denominator coefficient by a fresh U[0.9, 1.1] draw per call under
             ``autograd.is_training()`` and is exactly ``B`` otherwise.
-        numerator_groups, denominator_groups: 1 gives 1-D shared coefficients ``(K,)``; G > 1
-            gives ``(G, K)``, channel c of ``channel_axis`` using group c // (C // G).
+        numerator_groups: 1 gives 1-D shared coefficients ``(K,)``; G > 1 gives ``(G, K)``,
+            channel c of ``channel_axis`` using group c // (C // G).
+        denominator_groups: the same for the denominator, with its own G.
         channel_axis: the channel axis of the input (1, as in ``nn.PReLU``).
 
     Works imperatively, after ``hybridize()`` and exported with ``export()`` (reload with
@@ -56,7 +62,7 @@ class Rational(gluon.HybridBlock):
 
     def __init__(
         self,
-        approx_func: str | None = None,
+        approx_func: ApproxFunc = None,
         degrees: tuple[int, int] | None = None,
         version: str = "A",
         numerator_groups: int = 1,
@@ -69,6 +75,11 @@ class Rational(gluon.HybridBlock):
         num, den = core.initial_coefficients(approx_func, degrees, version)
         num = _grouped(np.asarray(num, np.float64), numerator_groups, "numerator")
         den = _grouped(np.asarray(den, np.float64), denominator_groups, "denominator")
+        if not den.shape[-1]:
+            raise ValueError(
+                "MXNet 1.x cannot hold a zero-size parameter: degrees (n, 0) need the functional "
+                "rationals.mxnet.rational, or a denominator degree m >= 1"
+            )
         self.version = version
         self.degrees = variant_from_sizes(version, num.shape[-1], den.shape[-1]).degrees
         self.channel_axis = channel_axis
@@ -83,7 +94,7 @@ class Rational(gluon.HybridBlock):
     def forward(self, x: Any, *args: Any) -> Any:
         """Check the layout against an NDArray input (clear ValueErrors), then run the block."""
         if isinstance(x, mx.nd.NDArray):
-            _check_shapes(
+            check_shapes(
                 self.version, x.shape, self.numerator.shape, self.denominator.shape,
                 self.channel_axis,
             )

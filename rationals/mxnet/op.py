@@ -80,9 +80,7 @@ def backward_numpy(
     dx = np.empty_like(x3)
     da, db = np.zeros(a.shape), np.zeros(b.shape)
     for s in _blocks(*shape3):
-        dx[s], da_s, db_s = core_rational_backward(
-            x3[s], a, b, g3[s], version, channel_axis=1
-        )
+        dx[s], da_s, db_s = core_rational_backward(x3[s], a, b, g3[s], version, channel_axis=1)
         da += da_s
         db += db_s
     return dx.reshape(x.shape), da, db
@@ -118,11 +116,11 @@ class _RationalOp(mx.operator.CustomOp):
         if self.noisy:  # d(b·u)/db = u
             db = db * in_data[3].asnumpy()
         grads = [dx, da, db] + [np.zeros(g.shape) for g in in_grad[3:]]  # no gradient to noise
-        for dst, r, g in zip(in_grad, req, grads):
+        for dst, r, g in zip(in_grad, req, grads, strict=True):
             self.assign(dst, r, mx.nd.array(g, ctx=dst.context, dtype=dst.dtype))
 
 
-def _check_shapes(
+def check_shapes(
     version: str, x_shape: tuple[int, ...], a_shape: tuple[int, ...], b_shape: tuple[int, ...],
     channel_axis: int,
 ) -> None:
@@ -157,7 +155,7 @@ class _RationalProp(mx.operator.CustomOpProp):
         return ["output"]
 
     def infer_shape(self, in_shape):
-        _check_shapes(self.version, *in_shape[:3], self.channel_axis)
+        check_shapes(self.version, *in_shape[:3], self.channel_axis)
         return in_shape, [in_shape[0]], []
 
     def infer_type(self, in_type):
@@ -200,5 +198,9 @@ def rational(
     if isinstance(x, mx.sym.Symbol):
         return apply(mx.sym, x, numerator, denominator, version, channel_axis)
     check_coefficients(version, numerator.asnumpy(), denominator.asnumpy())
-    _check_shapes(version, x.shape, numerator.shape, denominator.shape, channel_axis)
+    check_shapes(version, x.shape, numerator.shape, denominator.shape, channel_axis)
+    if denominator.shape[-1] == 0:  # m = 0 (A, B, D, N): Q = 1; legacy shapes read 0 as unknown
+        denominator = mx.nd.zeros(
+            (*denominator.shape[:-1], 1), ctx=denominator.context, dtype=denominator.dtype
+        )  # b_1 = 0 gives the same Q = 1; the empty denominator's gradient stays empty
     return apply(mx.nd, x, numerator, denominator, version, channel_axis)

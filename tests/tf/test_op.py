@@ -1,4 +1,4 @@
-"""``rationals.tf.rational`` beyond the shared contract: graph modes, XLA, halves, version D, leanness."""
+"""``rationals.tf.rational`` beyond the contract: graph modes, XLA, halves, version D, leanness."""
 
 from __future__ import annotations
 
@@ -40,13 +40,14 @@ def test_graph_and_xla_match_the_core(mode, version, groups):
     y, dx, da, db = run(tf.constant(X, tf.float32), tf.constant(a, tf.float32),
                         tf.constant(b, tf.float32))
     want = [core_rational(X, a, b, version), *rational_backward(X, a, b, G, version)]
-    for got, ref in zip((y, dx, da, db), want):
+    for got, ref in zip((y, dx, da, db), want, strict=True):
         np.testing.assert_allclose(got.numpy(), ref, rtol=2e-4, atol=2e-4 * np.abs(ref).max())
 
 
 @pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
 def test_half_inputs_accumulate_in_float32(dtype):
-    a, b = coefficients("A", (5, 4), RNG, 0, "numerator"), coefficients("A", (5, 4), RNG, 0, "denominator")
+    a = coefficients("A", (5, 4), RNG, 0, "numerator")
+    b = coefficients("A", (5, 4), RNG, 0, "denominator")
     x = tf.constant(np.concatenate([X.ravel(), [1e3, -3e4, 6e4]]), dtype)
     at, bt = tf.constant(a, tf.float32), tf.constant(b, tf.float32)
     with tf.GradientTape() as tape:
@@ -107,7 +108,7 @@ def test_grouped_channels_first_and_errors():
     got = _value_and_grads(tf.constant(x), tf.constant(a), tf.constant(b), "A", g, 1)
     want = [core_rational(x, a, b, channel_axis=1),
             *rational_backward(x, a, b, g, channel_axis=1)]
-    for t, ref in zip(got, want):
+    for t, ref in zip(got, want, strict=True):
         np.testing.assert_allclose(t.numpy(), ref, rtol=1e-10)
     with pytest.raises(ValueError, match="C=6"):
         rational(tf.constant(x), np.zeros((4, 4)), b, "A", channel_axis=1)

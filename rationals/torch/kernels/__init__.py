@@ -1,1 +1,6 @@
-"""Fused kernels of the torch adapter; ``triton_rational`` needs the optional ``triton`` package."""
+"""Kernels of the torch adapter.
+
+``layout`` views inputs in memory order, ``composed`` runs :mod:`rationals.core.math` over torch
+(compiled by inductor on CPU, eager elsewhere), ``triton_rational`` holds the fused GPU kernels
+(it needs the optional ``triton`` package).
+"""

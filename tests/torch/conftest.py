@@ -1,0 +1,16 @@
+"""Every torch test starts and ends with the default CPU kernel mode ("auto")."""
+
+from __future__ import annotations
+
+import pytest
+
+from rationals.torch import use_compiled_kernels
+from rationals.torch.kernels import composed
+
+
+@pytest.fixture(autouse=True)
+def _default_kernel_mode():
+    use_compiled_kernels("auto")
+    yield
+    use_compiled_kernels("auto")
+    composed._settings.compiler_failed = False
