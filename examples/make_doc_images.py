@@ -46,7 +46,7 @@ def trained_mlp(out_dir: Path, quick: bool) -> None:
     )
     recorder.remove()
     last = {name: stats.history[-1] for name, stats in recorder.items()}
-    rationals.plot(model[3], stats=last["3"], target=True).savefig(
+    rationals.plot(model[1], stats=last["1"], target=True).savefig(
         out_dir / "plot_layer.png", dpi=100
     )
     rationals.plot(model, stats=last, target=True).savefig(out_dir / "plot_model.png", dpi=90)

@@ -20,7 +20,7 @@ step() {  # step NAME COMMAND... : run, remember failure
 py=.venv/bin/python
 export RATIONALS_REQUIRE_BACKENDS=numpy,torch,torch-compiled,triton,jax,pallas,tf
 
-step "pytest (.venv)" $py -m pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+step "pytest (.venv)" $py -m pytest -q -p no:cacheprovider -n 2 --dist load \
   --ignore=tests/keras --ignore=tests/mxnet --junitxml="$reports/main.xml" "$@"
 for backend in tensorflow jax torch; do
   step "pytest keras[$backend]" env KERAS_BACKEND=$backend $py -m pytest -q -p no:cacheprovider \

@@ -13,6 +13,7 @@ __all__ = [
     "ERA_EPSILON",
     "SAFE_VERSIONS",
     "VERSIONS",
+    "FitResult",
     "Variant",
     "channel_groups",
     "check_groups",

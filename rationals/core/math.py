@@ -34,7 +34,8 @@ Array = Any
 
 def sign_pos(xp: Any, v: Array) -> Array:
     """sign(v) with sign(0) = +1."""
-    return xp.where(v >= 0, 1.0, -1.0) * xp.ones_like(v)
+    one = xp.ones_like(v)
+    return xp.where(v >= 0, one, -one)
 
 
 def _slices(c: Array, k: int) -> list[Array]:
@@ -48,8 +49,11 @@ def _effective_degree(xp: Any, coefs: list[Array]) -> Array:
     return eff
 
 
-def _rolled(xp: Any, coefs: list[Array], eff: Array) -> list[Array]:
+def _rolled(xp: Any, coefs: list[Array], eff: Array | float) -> list[Array]:
     """r_k = c_{eff−k} (0 where eff−k < 0): the coefficients of the reversed polynomial in 1/x."""
+    if isinstance(eff, float):  # static effective degree
+        zero = xp.zeros_like(coefs[0])
+        return [coefs[int(eff) - k] if int(eff) >= k else zero for k in range(len(coefs))]
     out = []
     for k in range(len(coefs)):
         r = xp.zeros_like(coefs[0])
@@ -123,12 +127,35 @@ class _Pieces:
     p_eff: Array  # n'
     q_eff: Array  # m'
     shift: Array  # m' in the big branch, 0 in the small one
-    power: dict[int, Array]  # |x|^e for e in [-(m+1), n]
+    power: dict[int, Array]  # |x|^e for e in [-(m+1), max(n, m)]
     den: _Denominator
     m: int
+    static: bool = False  # p_eff, q_eff are Python floats: exponents and parities are static
 
-    def signed_power(self, xp: Any, i: Array | float, odd: Array | bool) -> Array:
+    def static_power(self, xp: Any, e_big: int, e_small: int, odd: bool | None = None) -> Array:
+        """±|x|^{e_big−m'} in the big branch, ±|x|^{e_small} in the small one (static exponents).
+
+        The sign is sgn where ``odd`` (a bool: both branches), or, for ``odd=None``, where
+        :meth:`parity` of that branch's exponent is odd.
+        """
+        q = int(self.q_eff)
+        mag = xp.where(self.big, self.power[e_big - q], self.power[e_small])
+        if odd is not None:
+            odd_big = odd_small = odd
+        elif self.den.abs_t or self.den.abs_y:
+            odd_big, odd_small = e_big % 2 == 1, e_small % 2 == 1
+        else:
+            odd_big, odd_small = (e_big - q) % 2 == 1, e_small % 2 == 1
+        if odd_big and odd_small:
+            return self.sgn * mag
+        if odd_big or odd_small:
+            return xp.where(self.big == odd_big, self.sgn, 1.0) * mag
+        return mag
+
+    def signed_power(self, xp: Any, i: Array | float, odd: Array | bool | None) -> Array:
         """±|x|^{i−shift} (sign sgn when ``odd``): x^i / (Q/Q̂) without overflow."""
+        if self.static and isinstance(i, float):
+            return self.static_power(xp, int(i), int(i), odd if isinstance(odd, bool) else None)
         if isinstance(i, float):  # static i: shift ∈ [0, m] leaves m+1 candidates
             mag = _select_power(xp, self.power, i - self.shift, int(i) - self.m, int(i))
         else:
@@ -137,18 +164,32 @@ class _Pieces:
             return self.sgn * mag if odd else mag
         return xp.where(odd, self.sgn * mag, mag)
 
-    def x_over_q(self, xp: Any, i: Array | float, odd: Array | bool) -> Array:
+    def x_over_q(self, xp: Any, i: Array | float, odd: Array | bool | None) -> Array:
         """x^i / Q as ±|x|^{i−shift} / Q̂."""
         return self.signed_power(xp, i, odd) / self.qh
 
-    def parity(self, e: Array | int) -> Array | bool:
-        """Whether sgn multiplies x^e/Q: parity of e for |·| variants, of e − m' otherwise."""
-        if self.den.abs_t or self.den.abs_y:
-            return e % 2 != 0
-        return (e - self.shift) % 2 != 0
+    def parity(self, xp: Any, e: Array | int) -> Array | bool | None:
+        """Whether sgn multiplies x^e/Q: parity of e for |·| variants, of e − m' otherwise.
+
+        ``e`` is a Python int, or a coefficient-shaped exponent that applies in the big branch
+        (0 in the small one): the modulo runs on coefficient-shaped arrays only, never per element
+        (XLA on CPU lowers a per-element float modulo to a libm call). None when the degrees are
+        static (:meth:`static_power` then derives the sign itself).
+        """
+        absolute = self.den.abs_t or self.den.abs_y
+        if isinstance(e, int):
+            if self.static:
+                return None
+            if absolute:
+                return e % 2 != 0
+            odd_big = self.big & ((e - self.q_eff) % 2 != 0)
+            return odd_big | ~self.big if e % 2 else odd_big
+        return self.big & ((e if absolute else e - self.q_eff) % 2 != 0)
 
 
-def _pieces(xp: Any, v: Variant, x: Array, a: Array, b: Array) -> _Pieces:
+def _pieces(
+    xp: Any, v: Variant, x: Array, a: Array, b: Array, effective: tuple[int, int] | None = None
+) -> _Pieces:
     n, m = v.n, v.m
     ax = xp.abs(x)
     big = ax > 1.0
@@ -158,49 +199,87 @@ def _pieces(xp: Any, v: Variant, x: Array, a: Array, b: Array) -> _Pieces:
 
     a_c = _slices(a, n + 1)
     den = _denominator(xp, v, b)
-    p_eff = _effective_degree(xp, a_c)
-    q_eff = _effective_degree(xp, den.d)
+    if effective is None:
+        p_eff, q_eff = _effective_degree(xp, a_c), _effective_degree(xp, den.d)
+    else:
+        p_eff, q_eff = float(effective[0]), float(effective[1])
     ph = _horner(xp, z, big, a_c, _rolled(xp, a_c, p_eff))
     th = _horner(xp, az if den.abs_y else z, big, den.d, _rolled(xp, den.d, q_eff))
 
     power = {0: xp.ones_like(ax)}
-    for e in range(1, n + 1):
+    for e in range(1, max(n, m) + 1):  # x^j/Q in the small branch needs j ≤ m
         power[e] = power[e - 1] * ax
     for e in range(1, m + 2):
         power[-e] = power[-e + 1] * xp.where(big, az, 0.0)
     shift = xp.where(big, q_eff, 0.0)
 
+    static = effective is not None
     if den.abs_t:  # Q̂ = κ |z|^{m'} + |T̂|
-        qh = den.kappa * xp.where(big, _select_power(xp, power, -q_eff, -m, 0), 1.0) + xp.abs(th)
+        z_m = power[-int(q_eff)] if static else _select_power(xp, power, -q_eff, -m, 0)
+        qh = den.kappa * xp.where(big, z_m, 1.0) + xp.abs(th)
     else:
         qh = den.kappa + th
-    p = _Pieces(big, sgn, z, th, qh, None, p_eff, q_eff, shift, power, den, m)
-    n_used = xp.where(big, p_eff, 0.0)  # R = ±|x|^{n'−m'} P̂/Q̂, or P/Q
-    p.r = p.signed_power(xp, n_used, p.parity(n_used)) * (ph / qh)
+    p = _Pieces(big, sgn, z, th, qh, None, p_eff, q_eff, shift, power, den, m, static)
+    if static:
+        p.r = p.static_power(xp, int(p_eff), 0) * (ph / qh)
+    else:
+        n_used = xp.where(big, p_eff, 0.0)  # R = ±|x|^{n'−m'} P̂/Q̂, or P/Q
+        p.r = p.signed_power(xp, n_used, p.parity(xp, p_eff)) * (ph / qh)
     return p
 
 
-def forward(xp: Any, v: Variant, x: Array, a: Array, b: Array) -> Array:
-    """R(x) elementwise, in the dtype of ``x`` (pass a float32/float64 ``x``)."""
+def effective_degrees(v: Variant, a: Any, b: Any) -> tuple[int, int] | None:
+    """(n', m'): indices of the highest non-zero numerator and denominator-polynomial
+    coefficients (numpy arrays, any layout), or None if they differ between groups."""
+    import numpy as np
+
+    den = _denominator(np, v, np.asarray(b, dtype=np.float64))
+    degrees = []
+    for coefs in (_slices(np.asarray(a, dtype=np.float64), v.n + 1), den.d):
+        eff = np.asarray(_effective_degree(np, coefs))
+        if eff.size and np.any(eff != eff.flat[0]):
+            return None
+        degrees.append(int(eff.flat[0]) if eff.size else 0)
+    return degrees[0], degrees[1]
+
+
+def has_full_degrees(xp: Any, v: Variant, a: Array, b: Array) -> Array:
+    """Whether every leading coefficient (a_n and the top denominator one) is non-zero, i.e. the
+    effective degrees are (n, m): a scalar boolean array, for a run-time switch (``lax.cond``,
+    ``tf.cond``) between the static-degree code and the general one."""
+    return xp.all(a[..., v.n] != 0) & xp.all(_denominator(xp, v, b).d[-1] != 0)
+
+
+def forward(
+    xp: Any, v: Variant, x: Array, a: Array, b: Array, effective: tuple[int, int] | None = None
+) -> Array:
+    """R(x) elementwise, in the dtype of ``x`` (pass a float32/float64 ``x``).
+
+    ``effective``: the effective degrees (n', m') of the coefficients (:func:`effective_degrees`)
+    when the caller knows them; the code then has static exponents (much faster when compiled).
+    """
     if v.version == "era":
         return _era_forward(xp, v, x, a, b)
-    return _pieces(xp, v, x, a, b).r
+    return _pieces(xp, v, x, a, b, effective).r
 
 
-def backward(xp: Any, v: Variant, x: Array, a: Array, b: Array):
+def backward(
+    xp: Any, v: Variant, x: Array, a: Array, b: Array, effective: tuple[int, int] | None = None
+):
     """Per-element derivatives: (dR/dx, [dR/da_i], [dR/db_j]).
 
     The coefficient derivatives are lists of arrays of x's shape; callers multiply by the
     upstream gradient and reduce (fused kernels do so without materialising the lists).
+    ``effective`` as in :func:`forward`.
     """
     if v.version == "era":
         return _era_backward(xp, v, x, a, b)
-    p = _pieces(xp, v, x, a, b)
+    p = _pieces(xp, v, x, a, b, effective)
     den, big = p.den, p.big
     a_c = _slices(a, v.n + 1)
 
     # dR/da_i = x^i / Q.
-    d_num = [p.x_over_q(xp, float(i), p.parity(i)) for i in range(v.n + 1)]
+    d_num = [p.x_over_q(xp, float(i), p.parity(xp, i)) for i in range(v.n + 1)]
 
     # dR/dd_j = −R/Q · α'(T) · y^j, then the chain rule from d to b.
     first = v.denominator_offset
@@ -216,11 +295,16 @@ def backward(xp: Any, v: Variant, x: Array, a: Array, b: Array):
         if den.abs_t:
             # sign(T) = sgn^{m'} sign(T̂) in the big branch; sign(0) = +1.
             s_hat = sign_pos(xp, p.th)
-            odd_m = big & (p.shift % 2 == 1) & (p.th != 0)
-            sign_t = xp.where(odd_m, p.sgn * s_hat, s_hat)
-            s_hat = xp.where(big & (p.th == 0) & (p.shift % 2 == 1), p.sgn, s_hat)
+            m_odd = int(p.q_eff) % 2 == 1 if p.static else big & (p.q_eff % 2 == 1)
+            if p.static and not m_odd:
+                sign_t = s_hat
+            else:
+                big_odd = big if p.static else m_odd
+                sign_t = xp.where(big_odd & (p.th != 0), p.sgn * s_hat, s_hat)
+                s_hat = xp.where(big_odd & (p.th == 0), p.sgn, s_hat)
         d_den = [
-            -p.r * p.x_over_q(xp, float(j), p.parity(j)) * sign_t for j in range(first, v.m + 1)
+            -p.r * p.x_over_q(xp, float(j), p.parity(xp, j)) * sign_t
+            for j in range(first, v.m + 1)
         ]
 
     # dR/dx = P'/Q − R Q'/Q.
@@ -229,8 +313,11 @@ def backward(xp: Any, v: Variant, x: Array, a: Array, b: Array):
     pdh = _horner(xp, p.z, big, p_d, p_dr)
     tdh = _horner(xp, xp.abs(p.z) if den.abs_y else p.z, big, t_d, t_dr)
     # P'/Q: P'(x)/Q, or ±|x|^{n'−1−m'} P̂'(z)/Q̂ in the big branch.
-    n_used = xp.where(big, p.p_eff - 1.0, 0.0)
-    p_over_q = p.signed_power(xp, n_used, p.parity(n_used)) * (pdh / p.qh)
+    if p.static:
+        p_over_q = p.static_power(xp, int(p.p_eff) - 1, 0) * (pdh / p.qh)
+    else:
+        n_used = xp.where(big, p.p_eff - 1.0, 0.0)
+        p_over_q = p.signed_power(xp, n_used, p.parity(xp, p.p_eff - 1.0)) * (pdh / p.qh)
     # Q'/Q: α'(T) T'(y) y'/Q, or z ŝ T̂'(w)/Q̂ in the big branch.
     if den.abs_y:
         q_over_q = xp.where(big, p.z, p.sgn) * tdh / p.qh

@@ -63,7 +63,8 @@ def rational(
     """
     v, x, xc, _a, _b, a_b, b_b, _ = _setup(x, numerator, denominator, version, channel_axis)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        return np.asarray(rmath.forward(np, v, xc, a_b, b_b)).astype(x.dtype)
+        eff = rmath.effective_degrees(v, a_b, b_b)
+        return np.asarray(rmath.forward(np, v, xc, a_b, b_b, eff)).astype(x.dtype)
 
 
 def _reduce(d: list[np.ndarray], g: np.ndarray, coef: np.ndarray, x_ndim: int, channel_axis: int):
@@ -93,7 +94,8 @@ def rational_backward(
     v, x, xc, a, b, a_b, b_b, _ = _setup(x, numerator, denominator, version, channel_axis)
     g = np.broadcast_to(np.asarray(grad_output).astype(xc.dtype), xc.shape)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        dx, d_num, d_den = rmath.backward(np, v, xc, a_b, b_b)
+        eff = rmath.effective_degrees(v, a_b, b_b)
+        dx, d_num, d_den = rmath.backward(np, v, xc, a_b, b_b, eff)
         dx = np.asarray(g * dx).astype(x.dtype)
         ga = _reduce(d_num, g, a, xc.ndim, channel_axis).astype(np.float64)
         gb = _reduce(d_den, g, b, xc.ndim, channel_axis).astype(np.float64)

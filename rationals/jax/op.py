@@ -160,10 +160,21 @@ def _forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
 
         return pallas.forward(s.variant, x, a, b, s.axis)
     ct = compute_dtype(x.dtype)
-    xc = x.astype(ct)
-    y = rmath.forward(jnp, s.variant, xc, _expand(a.astype(ct), xc, s.axis),
-                      _expand(b.astype(ct), xc, s.axis))
+    xc, a, b = x.astype(ct), a.astype(ct), b.astype(ct)
+    ae, be = _expand(a, xc, s.axis), _expand(b, xc, s.axis)
+    y = _with_degrees(s.variant, a, b, lambda eff: rmath.forward(jnp, s.variant, xc, ae, be, eff))
     return y.astype(x.dtype)
+
+
+def _with_degrees(v: Variant, a: jax.Array, b: jax.Array, fn):
+    """``fn(effective)``: with the degrees (n, m) static when every leading coefficient is
+    non-zero (the usual case; exponents and signs are then compile-time constants, about 4× less
+    elementwise work), with run-time degrees otherwise. ``lax.cond`` picks at run time."""
+    if v.version == "era":
+        return fn(None)
+    return lax.cond(
+        rmath.has_full_degrees(jnp, v, a, b), lambda: fn((v.n, v.m)), lambda: fn(None)
+    )
 
 
 def _expand(c: jax.Array, x: jax.Array, axis: int | None) -> jax.Array:
@@ -178,12 +189,17 @@ def _expand(c: jax.Array, x: jax.Array, axis: int | None) -> jax.Array:
 def _xla_backward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.Array):
     ct = compute_dtype(x.dtype)
     a, b = a.astype(ct), b.astype(ct)
-    if s.axis in (None, x.ndim - 1) and x.size >= 2 * CPU_CHUNK and not _sharded_type(x):
-        return lax.platform_dependent(
-            x, a, b, g, cpu=partial(_chunked_backward, s.variant, s.axis),
-            default=partial(_plain_backward, s.variant, s.axis),
-        )
-    return _plain_backward(s.variant, s.axis, x, a, b, g)
+
+    def backward(eff: tuple[int, int] | None):
+        v = s.variant, eff
+        if s.axis in (None, x.ndim - 1) and x.size >= 2 * CPU_CHUNK and not _sharded_type(x):
+            return lax.platform_dependent(
+                x, a, b, g, cpu=partial(_chunked_backward, v, s.axis),
+                default=partial(_plain_backward, v, s.axis),
+            )
+        return _plain_backward(v, s.axis, x, a, b, g)
+
+    return _with_degrees(s.variant, a, b, backward)
 
 
 def _sharded_type(x: jax.Array) -> bool:
@@ -192,13 +208,15 @@ def _sharded_type(x: jax.Array) -> bool:
     return any(p is not None for p in spec)
 
 
-def _plain_backward(v: Variant, axis: int | None, x, a, b, g):
+def _plain_backward(v: tuple[Variant, tuple[int, int] | None], axis: int | None, x, a, b, g):
     """(g·dR/dx, Σ g·dR/da, Σ g·dR/db) in one pass over x (XLA fuses it on GPU).
 
-    x and g are cast to the coefficients' (compute) dtype here, dL/dx back to x's dtype.
+    ``v`` is the variant and the static effective degrees (or None). x and g are cast to the
+    coefficients' (compute) dtype here, dL/dx back to x's dtype.
     """
     xc, gc = x.astype(a.dtype), g.astype(a.dtype)
-    dx, d_num, d_den = rmath.backward(jnp, v, xc, _expand(a, xc, axis), _expand(b, xc, axis))
+    ae, be = _expand(a, xc, axis), _expand(b, xc, axis)
+    dx, d_num, d_den = rmath.backward(jnp, v[0], xc, ae, be, v[1])
     return (gc * dx).astype(x.dtype), _reduce(d_num, gc, a, axis), _reduce(d_den, gc, b, axis)
 
 
@@ -213,7 +231,7 @@ def _reduce(ds: list, g: jax.Array, c: jax.Array, axis: int | None) -> jax.Array
     return per_channel.reshape(c.shape[0], -1, c.shape[1]).sum(axis=1)
 
 
-def _chunked_backward(v: Variant, axis: int | None, x, a, b, g):
+def _chunked_backward(v: tuple[Variant, tuple[int, int] | None], axis: int | None, x, a, b, g):
     """:func:`_plain_backward` over chunks of ``CPU_CHUNK`` elements (shared or channels-last)."""
     if axis is None:
         view, unit, view_axis = (-1,), CPU_CHUNK, None

@@ -7,6 +7,7 @@ pass are ``x`` (in its own dtype) and the coefficients.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
@@ -40,6 +41,10 @@ class _Namespace:
     @staticmethod
     def sum(v: tf.Tensor, axis: int | None = None) -> tf.Tensor:
         return tf.reduce_sum(v, axis=axis)
+
+    @staticmethod
+    def all(v: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_all(v)
 
     @staticmethod
     def zeros_like(v: tf.Tensor) -> tf.Tensor:
@@ -79,17 +84,34 @@ def _core(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
         ct = a.dtype
         xp = _Namespace(ct)
         with tf.name_scope("forward"):
-            y = tf.cast(rmath.forward(xp, v, tf.cast(x, ct), a, b), x.dtype)
+            y = _with_degrees(v, xp, a, b, lambda e: rmath.forward(xp, v, tf.cast(x, ct), a, b, e))
+            y = tf.cast(y, x.dtype)
 
         def grad(g: tf.Tensor):
             with tf.name_scope("backward"):
                 gc = tf.cast(g, ct)
-                dx, d_num, d_den = rmath.backward(xp, v, tf.cast(x, ct), a, b)
-                return tf.cast(gc * dx, x.dtype), _reduce(gc, d_num, a), _reduce(gc, d_den, b)
+
+                def backward(eff: tuple[int, int] | None):
+                    dx, d_num, d_den = rmath.backward(xp, v, tf.cast(x, ct), a, b, eff)
+                    return gc * dx, _reduce(gc, d_num, a), _reduce(gc, d_den, b)
+
+                dx, da, db = _with_degrees(v, xp, a, b, backward)
+                return tf.cast(dx, x.dtype), da, db
 
         return y, grad
 
     return f(x, a, b)
+
+
+def _with_degrees(v: Variant, xp: _Namespace, a: tf.Tensor, b: tf.Tensor, fn: Callable) -> Any:
+    """``fn(effective)``: with the degrees (n, m) static when every leading coefficient is
+    non-zero (the usual case: exponents and signs become constants, far less elementwise work),
+    with run-time degrees otherwise; ``tf.cond`` picks at run time."""
+    if v.version == "era":
+        return fn(None)
+    return tf.cond(
+        rmath.has_full_degrees(xp, v, a, b), lambda: fn((v.n, v.m)), lambda: fn(None)
+    )
 
 
 def _check(name: str, c: tf.Tensor) -> None:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rationals.core import VERSIONS, rational, rational_backward, variant
+from rationals.core import math as rmath
 
 from ..contract.cases import VARIANTS, coefficients
 from . import textbook
@@ -92,6 +93,55 @@ def test_backward_matches_finite_differences(version, degrees):
 
             fd = (loss(eps) - loss(-eps)) / (2 * eps)
             np.testing.assert_allclose(grad[i], fd, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(("version", "degrees"), VARIANTS, ids=str)
+@pytest.mark.parametrize("drop", [0, 1, 2], ids=["full", "lower-degrees", "identity"])
+def test_static_degrees_agree_with_runtime_degrees(version, degrees, drop):
+    """The static-exponent path (degrees known to the caller) equals the runtime-selected one."""
+    v = variant(version, degrees)
+    rng = np.random.default_rng(7)
+    a = coefficients(version, degrees, rng, 3, "numerator")
+    b = coefficients(version, degrees, rng, 3, "denominator")
+    if drop and version != "era":
+        a[:, max(v.n - drop, 0) + 1 :] = 0.0
+        b[:, max(b.shape[1] - drop, 0) :] = 0.0
+    x = rng.normal(0, 3, (3, 40)) * np.logspace(-3, 30, 40)
+    x[:, :4] = [0.0, 1.0, -1.0, -2.0]
+    a_b, b_b = a[:, None, :], b[:, None, :]
+    eff = rmath.effective_degrees(v, a_b, b_b)
+    assert eff is not None
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(
+            rmath.forward(np, v, x, a_b, b_b, eff), rmath.forward(np, v, x, a_b, b_b), rtol=1e-14
+        )
+        got, want = rmath.backward(np, v, x, a_b, b_b, eff), rmath.backward(np, v, x, a_b, b_b)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+    for g, w in zip(got[1] + got[2], want[1] + want[2], strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=0)
+
+
+def test_effective_degrees_differing_between_groups_is_none():
+    v = variant("A", (3, 2))
+    a = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 0.0]])
+    assert rmath.effective_degrees(v, a, np.ones((2, 2))) is None
+    assert rmath.effective_degrees(v, a[:1], np.array([[1.0, 0.0]])) == (3, 1)
+
+
+@pytest.mark.parametrize(("version", "degrees"), [c for c in VARIANTS if c[0] != "era"], ids=str)
+def test_has_full_degrees_iff_effective_degrees_are_n_m(version, degrees):
+    v = variant(version, degrees)
+    a, b = _coeffs(version, degrees)
+    full = v.n, v.m
+    assert rmath.effective_degrees(v, a, b) == full and rmath.has_full_degrees(np, v, a, b)
+    a2 = a.copy()
+    a2[-1] = 0.0
+    assert rmath.effective_degrees(v, a2, b) != full and not rmath.has_full_degrees(np, v, a2, b)
+    if b.size:
+        b2 = b.copy()
+        b2[-1] = 0.0
+        assert not rmath.has_full_degrees(np, v, a, b2)
+        assert (rmath.effective_degrees(v, a, b2) != full) or v.m == 0
 
 
 def test_sign_of_zero_is_plus_one():

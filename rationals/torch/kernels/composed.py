@@ -9,8 +9,11 @@ Two ways to run them:
 * compiled (CPU): ``torch.compile(dynamic=True)`` turns each function into one inductor C++ loop
   that reads x (and g) once, writes the result once and keeps every intermediate — powers of x,
   the per-coefficient derivatives — in registers. One compiled pair exists per (variant, layout,
-  dtype), each with its own code object so that dynamo's recompile limit counts it alone, and
-  dynamic shapes mean a new batch size does not recompile.
+  effective degrees, dtype), each with its own code object so that dynamo's recompile limit
+  counts it alone, and dynamic shapes mean a new batch size does not recompile. The effective
+  degrees (indices of the highest non-zero coefficients, the same in nearly every call) are read
+  from the coefficients and made static, which makes the compiled code about 4× faster than
+  selecting powers of x at run time.
 * eager (every device; the fallback): the same functions run op by op on chunks of
   :data:`CHUNK` elements, so temporaries stay chunk-sized and no (N × K) tensor ever exists.
 
@@ -80,15 +83,17 @@ def _reduce(g: torch.Tensor, ds: list[torch.Tensor], grouped: bool) -> torch.Ten
     return torch.stack([(g * d).sum() for d in ds])
 
 
-def _functions(v: Variant, grouped: bool) -> tuple[Callable, Callable]:
-    """The forward and backward of one variant and layout, over torch tensors."""
+def _functions(
+    v: Variant, grouped: bool, effective: tuple[int, int] | None
+) -> tuple[Callable, Callable]:
+    """The forward and backward of one variant, layout and effective degrees (None: any)."""
 
     def forward(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return rmath.forward(torch, v, x.to(a.dtype), a, b).to(x.dtype)
+        return rmath.forward(torch, v, x.to(a.dtype), a, b, effective).to(x.dtype)
 
     def backward(g: torch.Tensor, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
         xc, gc = x.to(a.dtype), g.to(a.dtype)
-        dx, d_num, d_den = rmath.backward(torch, v, xc, a, b)
+        dx, d_num, d_den = rmath.backward(torch, v, xc, a, b, effective)
         return (gc * dx).to(x.dtype), _reduce(gc, d_num, grouped), _reduce(gc, d_den, grouped)
 
     return forward, backward
@@ -123,11 +128,19 @@ class _Kernel:
 _kernels: dict[tuple, _Kernel] = {}
 
 
-def _kernel(v: Variant, grouped: bool, dtype: torch.dtype, compute: torch.dtype) -> _Kernel:
-    key = (v, grouped, dtype, compute)
+def _kernel(v: Variant, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> _Kernel:
+    """The kernel for these inputs: specialised to the coefficients' effective degrees (the
+    highest non-zero coefficients, read on CPU) when all groups share them."""
+    grouped = x.ndim == 3
+    effective = None
+    if a.device.type == "cpu":
+        effective = rmath.effective_degrees(v, a.numpy(), b.numpy())
+    key = (v, grouped, effective, x.dtype, a.dtype)
     if key not in _kernels:
-        name = f"{v.version}_{v.n}_{v.m}_{'grouped' if grouped else 'shared'}_{dtype}_{compute}"
-        _kernels[key] = _Kernel(name.replace("torch.", ""), *_functions(v, grouped))
+        eff = "any" if effective is None else f"{effective[0]}_{effective[1]}"
+        name = (f"{v.version}_{v.n}_{v.m}_eff_{eff}_{'grouped' if grouped else 'shared'}_"
+                f"{x.dtype}_{a.dtype}")
+        _kernels[key] = _Kernel(name.replace("torch.", ""), *_functions(v, grouped, effective))
     return _kernels[key]
 
 
@@ -173,7 +186,7 @@ def _chunks(t: torch.Tensor) -> Iterator[torch.Tensor]:
 
 def forward(v: Variant, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """R(x) on a kernel view ``x`` (``(N,)`` or ``(B, C, S)``), coefficients in compute dtype."""
-    kernel = _kernel(v, x.ndim == 3, x.dtype, a.dtype)
+    kernel = _kernel(v, x, a, b)
     if _compiled_wanted(x, kernel, 0):
         y = _run_compiled(kernel.compile()[0], x, a, b)
         if y is not None:
@@ -189,7 +202,7 @@ def backward(
     v: Variant, g: torch.Tensor, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dL/dx, per-channel dL/da, per-channel dL/db) on kernel views; see :func:`forward`."""
-    kernel = _kernel(v, x.ndim == 3, x.dtype, a.dtype)
+    kernel = _kernel(v, x, a, b)
     if _compiled_wanted(x, kernel, 1):
         out = _run_compiled(kernel.compile()[1], g, x, a, b)
         if out is not None:
