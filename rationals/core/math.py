@@ -131,6 +131,7 @@ class _Pieces:
     den: _Denominator
     m: int
     static: bool = False  # p_eff, q_eff are Python floats: exponents and parities are static
+    iq: Array = None  # 1/Q̂, set by backward: one division instead of one per coefficient
 
     def static_power(self, xp: Any, e_big: int, e_small: int, odd: bool | None = None) -> Array:
         """±|x|^{e_big−m'} in the big branch, ±|x|^{e_small} in the small one (static exponents).
@@ -165,8 +166,8 @@ class _Pieces:
         return xp.where(odd, self.sgn * mag, mag)
 
     def x_over_q(self, xp: Any, i: Array | float, odd: Array | bool | None) -> Array:
-        """x^i / Q as ±|x|^{i−shift} / Q̂."""
-        return self.signed_power(xp, i, odd) / self.qh
+        """x^i / Q as ±|x|^{i−shift} · (1/Q̂) (backward only: needs :attr:`iq`)."""
+        return self.signed_power(xp, i, odd) * self.iq
 
     def parity(self, xp: Any, e: Array | int) -> Array | bool | None:
         """Whether sgn multiplies x^e/Q: parity of e for |·| variants, of e − m' otherwise.
@@ -275,6 +276,7 @@ def backward(
     if v.version == "era":
         return _era_backward(xp, v, x, a, b)
     p = _pieces(xp, v, x, a, b, effective)
+    p.iq = 1.0 / p.qh
     den, big = p.den, p.big
     a_c = _slices(a, v.n + 1)
 
@@ -314,17 +316,17 @@ def backward(
     tdh = _horner(xp, xp.abs(p.z) if den.abs_y else p.z, big, t_d, t_dr)
     # P'/Q: P'(x)/Q, or ±|x|^{n'−1−m'} P̂'(z)/Q̂ in the big branch.
     if p.static:
-        p_over_q = p.static_power(xp, int(p.p_eff) - 1, 0) * (pdh / p.qh)
+        p_over_q = p.static_power(xp, int(p.p_eff) - 1, 0) * (pdh * p.iq)
     else:
         n_used = xp.where(big, p.p_eff - 1.0, 0.0)
-        p_over_q = p.signed_power(xp, n_used, p.parity(xp, p.p_eff - 1.0)) * (pdh / p.qh)
+        p_over_q = p.signed_power(xp, n_used, p.parity(xp, p.p_eff - 1.0)) * (pdh * p.iq)
     # Q'/Q: α'(T) T'(y) y'/Q, or z ŝ T̂'(w)/Q̂ in the big branch.
     if den.abs_y:
-        q_over_q = xp.where(big, p.z, p.sgn) * tdh / p.qh
+        q_over_q = xp.where(big, p.z, p.sgn) * (tdh * p.iq)
     elif den.abs_t:
-        q_over_q = xp.where(big, p.z * s_hat, sign_pos(xp, p.th)) * tdh / p.qh
+        q_over_q = xp.where(big, p.z * s_hat, sign_pos(xp, p.th)) * (tdh * p.iq)
     else:
-        q_over_q = xp.where(big, p.z, 1.0) * tdh / p.qh
+        q_over_q = xp.where(big, p.z, 1.0) * (tdh * p.iq)
     dx = p_over_q - p.r * q_over_q
     return dx, d_num, d_den
 
