@@ -231,17 +231,22 @@ def _pieces(
 
 def effective_degrees(v: Variant, a: Any, b: Any) -> tuple[int, int] | None:
     """(n', m'): indices of the highest non-zero numerator and denominator-polynomial
-    coefficients (numpy arrays, any layout), or None if they differ between groups."""
+    coefficients (numpy arrays, any layout), or None if they differ between groups.
+
+    Plain Python on the few coefficients: it runs on every call of the torch CPU kernels.
+    """
     import numpy as np
 
-    den = _denominator(np, v, np.asarray(b, dtype=np.float64))
-    degrees = []
-    for coefs in (_slices(np.asarray(a, dtype=np.float64), v.n + 1), den.d):
-        eff = np.asarray(_effective_degree(np, coefs))
-        if eff.size and np.any(eff != eff.flat[0]):
-            return None
-        degrees.append(int(eff.flat[0]) if eff.size else 0)
-    return degrees[0], degrees[1]
+    def last_nonzero(rows: list[list[float]]) -> int | None:
+        found = {max((i for i, c in enumerate(r) if c != 0), default=0) for r in rows}
+        return found.pop() if len(found) == 1 else None
+
+    a_rows = np.asarray(a, dtype=np.float64).reshape(-1, v.n + 1).tolist()
+    size = v.denominator_size
+    b_rows = np.asarray(b, dtype=np.float64).reshape(-1, size).tolist() if size else [[]]
+    lead = {"A": [1.0], "B": [0.0], "N": [1.0]}.get(v.evaluated_as, [])  # T's fixed d_0
+    n_eff, m_eff = last_nonzero(a_rows), last_nonzero([lead + r for r in b_rows])
+    return None if n_eff is None or m_eff is None else (n_eff, m_eff)
 
 
 def has_full_degrees(xp: Any, v: Variant, a: Array, b: Array) -> Array:
