@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from rationals.core import direct
 from rationals.core import math as rmath
 from rationals.core.layout import check_groups, coefficient_shape, normalize_axis, reduce_axes
 from rationals.core.reference import compute_dtype
@@ -31,6 +32,9 @@ IMPLEMENTATIONS = ("auto", "xla", "pallas")
 #: Platforms on which ``implementation="auto"`` picks the Pallas kernel. Empty until the kernel
 #: has been measured faster than the XLA path on a GPU (see docs/jax.md).
 PALLAS_PLATFORMS: frozenset[str] = frozenset()
+
+#: How :func:`_with_form` evaluates: "direct", static effective degrees, or run-time ones (None).
+Form = Literal["direct"] | tuple[int, int] | None
 
 #: Elements per chunk of the CPU backward (about 1 MiB of float32 per intermediate).
 CPU_CHUNK = 2**18
@@ -162,19 +166,35 @@ def _forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     ct = compute_dtype(x.dtype)
     xc, a, b = x.astype(ct), a.astype(ct), b.astype(ct)
     ae, be = _expand(a, xc, s.axis), _expand(b, xc, s.axis)
-    y = _with_degrees(s.variant, a, b, lambda eff: rmath.forward(jnp, s.variant, xc, ae, be, eff))
+    y = _with_form(s.variant, xc, a, b, lambda form: _forms(s.variant, form)[0](xc, ae, be))
     return y.astype(x.dtype)
 
 
-def _with_degrees(v: Variant, a: jax.Array, b: jax.Array, fn):
-    """``fn(effective)``: with the degrees (n, m) static when every leading coefficient is
-    non-zero (the usual case; exponents and signs are then compile-time constants, about 4× less
-    elementwise work), with run-time degrees otherwise. ``lax.cond`` picks at run time."""
-    if v.version == "era":
+def _with_form(v: Variant, x: jax.Array, a: jax.Array, b: jax.Array, fn):
+    """``fn(form)``, the form picked at run time by ``lax.cond``: ``"direct"`` (plain Horner,
+    :mod:`rationals.core.direct`) when max |x| is within its overflow-free limit; else the general
+    form with the degrees (n, m) static when every leading coefficient is non-zero (exponents and
+    signs are then compile-time constants), or with run-time degrees (``None``)."""
+    if v.version == "era" or x.size == 0:
         return fn(None)
-    return lax.cond(
-        rmath.has_full_degrees(jnp, v, a, b), lambda: fn((v.n, v.m)), lambda: fn(None)
-    )
+    k = max(v.n, v.m, 1)
+    total = 1.0 + jnp.sum(jnp.abs(a)) + jnp.sum(jnp.abs(b))
+    bound = float(np.sqrt(np.finfo(a.dtype).max)) / total
+    moderate = jnp.max(jnp.abs(x)) ** k <= bound  # False for NaN; as direct.direct_limit
+
+    def general():
+        full = rmath.has_full_degrees(jnp, v, a, b)
+        return lax.cond(full, lambda: fn((v.n, v.m)), lambda: fn(None))
+
+    return lax.cond(moderate, lambda: fn("direct"), general)
+
+
+def _forms(v: Variant, form):
+    """(forward, backward) of the core for a form of :func:`_with_form`, as f(x, a, b)."""
+    if form == "direct":
+        return partial(direct.forward, jnp, v), partial(direct.backward, jnp, v)
+    return (lambda x, a, b: rmath.forward(jnp, v, x, a, b, form),
+            lambda x, a, b: rmath.backward(jnp, v, x, a, b, form))
 
 
 def _expand(c: jax.Array, x: jax.Array, axis: int | None) -> jax.Array:
@@ -190,8 +210,8 @@ def _xla_backward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.A
     ct = compute_dtype(x.dtype)
     a, b = a.astype(ct), b.astype(ct)
 
-    def backward(eff: tuple[int, int] | None):
-        v = s.variant, eff
+    def backward(form: Form):
+        v = s.variant, form
         if s.axis in (None, x.ndim - 1) and x.size >= 2 * CPU_CHUNK and not _sharded_type(x):
             return lax.platform_dependent(
                 x, a, b, g, cpu=partial(_chunked_backward, v, s.axis),
@@ -199,7 +219,7 @@ def _xla_backward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.A
             )
         return _plain_backward(v, s.axis, x, a, b, g)
 
-    return _with_degrees(s.variant, a, b, backward)
+    return _with_form(s.variant, x.astype(ct), a, b, backward)
 
 
 def _sharded_type(x: jax.Array) -> bool:
@@ -208,15 +228,15 @@ def _sharded_type(x: jax.Array) -> bool:
     return any(p is not None for p in spec)
 
 
-def _plain_backward(v: tuple[Variant, tuple[int, int] | None], axis: int | None, x, a, b, g):
+def _plain_backward(v: tuple[Variant, Form], axis: int | None, x, a, b, g):
     """(g·dR/dx, Σ g·dR/da, Σ g·dR/db) in one pass over x (XLA fuses it on GPU).
 
-    ``v`` is the variant and the static effective degrees (or None). x and g are cast to the
+    ``v`` is the variant and the form (:func:`_with_form`). x and g are cast to the
     coefficients' (compute) dtype here, dL/dx back to x's dtype.
     """
     xc, gc = x.astype(a.dtype), g.astype(a.dtype)
     ae, be = _expand(a, xc, axis), _expand(b, xc, axis)
-    dx, d_num, d_den = rmath.backward(jnp, v[0], xc, ae, be, v[1])
+    dx, d_num, d_den = _forms(*v)[1](xc, ae, be)
     return (gc * dx).astype(x.dtype), _reduce(d_num, gc, a, axis), _reduce(d_den, gc, b, axis)
 
 
@@ -231,7 +251,7 @@ def _reduce(ds: list, g: jax.Array, c: jax.Array, axis: int | None) -> jax.Array
     return per_channel.reshape(c.shape[0], -1, c.shape[1]).sum(axis=1)
 
 
-def _chunked_backward(v: tuple[Variant, tuple[int, int] | None], axis: int | None, x, a, b, g):
+def _chunked_backward(v: tuple[Variant, Form], axis: int | None, x, a, b, g):
     """:func:`_plain_backward` over chunks of ``CPU_CHUNK`` elements (shared or channels-last)."""
     if axis is None:
         view, unit, view_axis = (-1,), CPU_CHUNK, None

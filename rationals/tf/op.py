@@ -8,10 +8,13 @@ pass are ``x`` (in its own dtype) and the coefficients.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
+from rationals.core import direct
 from rationals.core import math as rmath
 from rationals.core.layout import check_groups, coefficient_shape, normalize_axis
 from rationals.core.variants import Variant, check_version, variant_from_sizes
@@ -83,19 +86,20 @@ def _core(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     def f(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor):
         ct = a.dtype
         xp = _Namespace(ct)
+        xc = tf.cast(x, ct)
         with tf.name_scope("forward"):
-            y = _with_degrees(v, xp, a, b, lambda e: rmath.forward(xp, v, tf.cast(x, ct), a, b, e))
+            y = _with_form(v, xp, xc, a, b, lambda form: _forms(xp, v, form)[0](xc, a, b))
             y = tf.cast(y, x.dtype)
 
         def grad(g: tf.Tensor):
             with tf.name_scope("backward"):
                 gc = tf.cast(g, ct)
 
-                def backward(eff: tuple[int, int] | None):
-                    dx, d_num, d_den = rmath.backward(xp, v, tf.cast(x, ct), a, b, eff)
+                def backward(form: Any):
+                    dx, d_num, d_den = _forms(xp, v, form)[1](xc, a, b)
                     return gc * dx, _reduce(gc, d_num, a), _reduce(gc, d_den, b)
 
-                dx, da, db = _with_degrees(v, xp, a, b, backward)
+                dx, da, db = _with_form(v, xp, xc, a, b, backward)
                 return tf.cast(dx, x.dtype), da, db
 
         return y, grad
@@ -103,15 +107,32 @@ def _core(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return f(x, a, b)
 
 
-def _with_degrees(v: Variant, xp: _Namespace, a: tf.Tensor, b: tf.Tensor, fn: Callable) -> Any:
-    """``fn(effective)``: with the degrees (n, m) static when every leading coefficient is
-    non-zero (the usual case: exponents and signs become constants, far less elementwise work),
-    with run-time degrees otherwise; ``tf.cond`` picks at run time."""
+def _with_form(v: Variant, xp: _Namespace, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, fn: Callable):
+    """``fn(form)``, the form picked at run time by ``tf.cond``: ``"direct"`` (plain Horner,
+    :mod:`rationals.core.direct`) when max |x| is within its overflow-free limit; else the general
+    form with the degrees (n, m) static when every leading coefficient is non-zero, or with
+    run-time degrees (``None``)."""
     if v.version == "era":
         return fn(None)
-    return tf.cond(
-        rmath.has_full_degrees(xp, v, a, b), lambda: fn((v.n, v.m)), lambda: fn(None)
-    )
+    k = max(v.n, v.m, 1)
+    total = 1.0 + tf.reduce_sum(tf.abs(a)) + tf.reduce_sum(tf.abs(b))
+    bound = float(np.sqrt(np.finfo(a.dtype.as_numpy_dtype).max)) / total
+    top = tf.reduce_max(tf.abs(x)) if x.shape.num_elements() != 0 else tf.zeros((), x.dtype)
+    moderate = tf.pow(top, k) <= bound  # False for NaN; as direct.direct_limit
+
+    def general():
+        full = rmath.has_full_degrees(xp, v, a, b)
+        return tf.cond(full, lambda: fn((v.n, v.m)), lambda: fn(None))
+
+    return tf.cond(moderate, lambda: fn("direct"), general)
+
+
+def _forms(xp: _Namespace, v: Variant, form: Any) -> tuple[Callable, Callable]:
+    """(forward, backward) of the core for a form of :func:`_with_form`, as f(x, a, b)."""
+    if form == "direct":
+        return partial(direct.forward, xp, v), partial(direct.backward, xp, v)
+    return (partial(rmath.forward, xp, v, effective=form),
+            partial(rmath.backward, xp, v, effective=form))
 
 
 def _check(name: str, c: tf.Tensor) -> None:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from rationals.core import rational as reference
+from rationals.core import variant
 from rationals.core import rational_backward as reference_backward
 from rationals.torch import Rational, rational, use_compiled_kernels
 from rationals.torch.kernels import composed
@@ -147,3 +148,23 @@ def test_saves_only_the_input(layer, mode):
     use_compiled_kernels(mode)
     x = torch.randn(16, 8, 32, requires_grad=True)
     assert _saved_bytes(layer, x) <= 1.1 * x.nbytes
+
+
+@pytest.mark.parametrize("version", ["A", "B", "C", "N", "boulle"])
+def test_compiled_direct_and_general_forms_by_input_range(version):
+    """Moderate inputs take the direct-form kernel, huge or non-finite ones the general form;
+    both agree with the core (float64) and stay finite where the core is."""
+    use_compiled_kernels("always")
+    composed._kernels.clear()
+    x, a, b = case(version, (5, 4), (64,), 0, 0)
+    for scale, form in ((1.0, "direct"), (1e150, "eff_5_4")):
+        xs = (x * scale).requires_grad_()
+        y = rational(xs, a, b, version)
+        y.sum().backward()
+        np.testing.assert_allclose(numpy(y), reference(numpy(xs), numpy(a), numpy(b), version),
+                                   rtol=1e-10, atol=1e-300)
+        want = reference_backward(numpy(xs), numpy(a), numpy(b), np.ones(64), version)
+        np.testing.assert_allclose(numpy(xs.grad), want[0], rtol=1e-9, atol=1e-300)
+        assert any(form in k.name for k in composed._kernels.values()), form
+    nan = torch.tensor([0.5, float("nan")], dtype=torch.float64)
+    assert not composed._direct_applies(variant(version, (5, 4)), nan, numpy(a), numpy(b))

@@ -31,8 +31,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 
+from rationals.core import direct
 from rationals.core import math as rmath
 from rationals.core.variants import Variant
 
@@ -84,16 +86,23 @@ def _reduce(g: torch.Tensor, ds: list[torch.Tensor], grouped: bool) -> torch.Ten
 
 
 def _functions(
-    v: Variant, grouped: bool, effective: tuple[int, int] | None
+    v: Variant, grouped: bool, effective: tuple[int, int] | None, plain: bool
 ) -> tuple[Callable, Callable]:
-    """The forward and backward of one variant, layout and effective degrees (None: any)."""
+    """The forward and backward of one variant and layout: the direct form when ``plain``, else
+    the general form with the given effective degrees (None: any)."""
 
     def forward(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return rmath.forward(torch, v, x.to(a.dtype), a, b, effective).to(x.dtype)
+        xc = x.to(a.dtype)
+        y = direct.forward(torch, v, xc, a, b) if plain else rmath.forward(
+            torch, v, xc, a, b, effective)
+        return y.to(x.dtype)
 
     def backward(g: torch.Tensor, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
         xc, gc = x.to(a.dtype), g.to(a.dtype)
-        dx, d_num, d_den = rmath.backward(torch, v, xc, a, b, effective)
+        if plain:
+            dx, d_num, d_den = direct.backward(torch, v, xc, a, b)
+        else:
+            dx, d_num, d_den = rmath.backward(torch, v, xc, a, b, effective)
         return (gc * dx).to(x.dtype), _reduce(gc, d_num, grouped), _reduce(gc, d_den, grouped)
 
     return forward, backward
@@ -132,16 +141,29 @@ def _kernel(v: Variant, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> _K
     """The kernel for these inputs: specialised to the coefficients' effective degrees (the
     highest non-zero coefficients, read on CPU) when all groups share them."""
     grouped = x.ndim == 3
-    effective = None
+    effective, plain = None, False
     if a.device.type == "cpu":
-        effective = rmath.effective_degrees(v, a.numpy(), b.numpy())
-    key = (v, grouped, effective, x.dtype, a.dtype)
+        an, bn = a.numpy(), b.numpy()
+        plain = _direct_applies(v, x, an, bn)
+        effective = None if plain else rmath.effective_degrees(v, an, bn)
+    key = (v, grouped, effective, plain, x.dtype, a.dtype)
     if key not in _kernels:
-        eff = "any" if effective is None else f"{effective[0]}_{effective[1]}"
-        name = (f"{v.version}_{v.n}_{v.m}_eff_{eff}_{'grouped' if grouped else 'shared'}_"
+        form = "direct" if plain else "any" if effective is None else "eff_{}_{}".format(*effective)
+        name = (f"{v.version}_{v.n}_{v.m}_{form}_{'grouped' if grouped else 'shared'}_"
                 f"{x.dtype}_{a.dtype}")
-        _kernels[key] = _Kernel(name.replace("torch.", ""), *_functions(v, grouped, effective))
+        functions = _functions(v, grouped, effective, plain)
+        _kernels[key] = _Kernel(name.replace("torch.", ""), *functions)
     return _kernels[key]
+
+
+def _direct_applies(v: Variant, x: torch.Tensor, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether max |x| is within :func:`rationals.core.direct.direct_limit` (one pass over x;
+    NaN or inf inputs take the general form)."""
+    if v.version == "era" or x.numel() == 0:
+        return False
+    limit = direct.direct_limit(v, float(np.abs(a).sum() + np.abs(b).sum()), a.dtype)
+    lo, hi = torch.aminmax(x)  # one fast pass (vector_norm(inf) is several times slower)
+    return bool(-lo <= limit) and bool(hi <= limit)
 
 
 def _compiled_wanted(x: torch.Tensor, kernel: _Kernel, which: int) -> bool:
