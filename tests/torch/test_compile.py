@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from rationals.core import rational as reference
-from rationals.core import variant
 from rationals.core import rational_backward as reference_backward
+from rationals.core import variant
 from rationals.torch import Rational, rational, use_compiled_kernels
 from rationals.torch.kernels import composed
 
