@@ -6,8 +6,11 @@ returned in the input's dtype. Every adapter and kernel is tested against these 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
+from . import direct
 from . import math as rmath
 from .layout import channel_groups, coefficient_shape, reduce_axes
 from .validation import check_coefficients
@@ -48,6 +51,19 @@ def _setup(x, numerator, denominator, version: str, channel_axis: int):
     return v, x, xc, a, b, a_b, b_b, grouped
 
 
+Form = Literal["reciprocal", "auto"]
+
+
+def _use_direct(form: Form, v: Variant, xc: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether to evaluate :mod:`rationals.core.direct` (``form="auto"`` and moderate inputs)."""
+    if form not in ("reciprocal", "auto"):
+        raise ValueError(f"unknown form {form!r}; valid: reciprocal, auto")
+    if form == "reciprocal" or v.version == "era" or xc.size == 0:
+        return False
+    limit = direct.direct_limit(v, float(np.abs(a).sum() + np.abs(b).sum()), xc.dtype)
+    return bool(np.max(np.abs(xc)) <= limit)  # False for NaN
+
+
 def rational(
     x: np.ndarray,
     numerator: np.ndarray,
@@ -55,14 +71,19 @@ def rational(
     version: str = "A",
     *,
     channel_axis: int = -1,
+    form: Form = "reciprocal",
 ) -> np.ndarray:
     """R(x) = P(x)/Q(x) of ``version`` (``"D"`` evaluates as ``"B"``).
 
     ``numerator``/``denominator`` are ascending coefficients: 1-D for the shared layout, 2-D
-    ``(groups, K)`` for grouped/per-channel layouts over ``channel_axis``.
+    ``(groups, K)`` for grouped/per-channel layouts over ``channel_axis``. ``form="auto"`` uses
+    the faster direct form (:mod:`rationals.core.direct`) when max |x| allows it; the default
+    always uses the overflow-free reciprocal form (the reference the tests compare against).
     """
-    v, x, xc, _a, _b, a_b, b_b, _ = _setup(x, numerator, denominator, version, channel_axis)
+    v, x, xc, a, b, a_b, b_b, _ = _setup(x, numerator, denominator, version, channel_axis)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        if _use_direct(form, v, xc, a, b):
+            return np.asarray(direct.forward(np, v, xc, a_b, b_b)).astype(x.dtype)
         eff = rmath.effective_degrees(v, a_b, b_b)
         return np.asarray(rmath.forward(np, v, xc, a_b, b_b, eff)).astype(x.dtype)
 
@@ -86,16 +107,21 @@ def rational_backward(
     version: str = "A",
     *,
     channel_axis: int = -1,
+    form: Form = "reciprocal",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dL/dx, dL/dnumerator, dL/ddenominator) given dL/dR = ``grad_output``.
 
     Coefficient gradients are float64 and shaped like the coefficients; dL/dx has x's dtype.
+    ``form`` as in :func:`rational`.
     """
     v, x, xc, a, b, a_b, b_b, _ = _setup(x, numerator, denominator, version, channel_axis)
     g = np.broadcast_to(np.asarray(grad_output).astype(xc.dtype), xc.shape)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        eff = rmath.effective_degrees(v, a_b, b_b)
-        dx, d_num, d_den = rmath.backward(np, v, xc, a_b, b_b, eff)
+        if _use_direct(form, v, xc, a, b):
+            dx, d_num, d_den = direct.backward(np, v, xc, a_b, b_b)
+        else:
+            eff = rmath.effective_degrees(v, a_b, b_b)
+            dx, d_num, d_den = rmath.backward(np, v, xc, a_b, b_b, eff)
         dx = np.asarray(g * dx).astype(x.dtype)
         ga = _reduce(d_num, g, a, xc.ndim, channel_axis).astype(np.float64)
         gb = _reduce(d_den, g, b, xc.ndim, channel_axis).astype(np.float64)

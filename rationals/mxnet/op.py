@@ -61,12 +61,12 @@ def _blocks(before: int, channels: int, after: int) -> Iterator[tuple[slice, ...
 def forward_numpy(
     x: np.ndarray, a: np.ndarray, b: np.ndarray, version: str, channel_axis: int
 ) -> np.ndarray:
-    """R(x) by blocks of the numpy core; same result as :func:`rationals.core.rational`."""
+    """R(x) by blocks of the numpy core (direct form where each block allows it)."""
     grouped = a.ndim == 2 or b.ndim == 2
     x3 = x.reshape(_view(x.shape, grouped, channel_axis))
     y = np.empty_like(x3)
     for s in _blocks(*x3.shape):
-        y[s] = core_rational(x3[s], a, b, version, channel_axis=1)
+        y[s] = core_rational(x3[s], a, b, version, channel_axis=1, form="auto")
     return y.reshape(x.shape)
 
 
@@ -80,7 +80,9 @@ def backward_numpy(
     dx = np.empty_like(x3)
     da, db = np.zeros(a.shape), np.zeros(b.shape)
     for s in _blocks(*shape3):
-        dx[s], da_s, db_s = core_rational_backward(x3[s], a, b, g3[s], version, channel_axis=1)
+        dx[s], da_s, db_s = core_rational_backward(
+            x3[s], a, b, g3[s], version, channel_axis=1, form="auto"
+        )
         da += da_s
         db += db_s
     return dx.reshape(x.shape), da, db

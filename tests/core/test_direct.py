@@ -13,6 +13,9 @@ from ..contract.cases import VARIANTS, coefficients
 
 def _rel(got, want):
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    assert got.shape == want.shape
+    if not want.size:
+        return 0.0
     return np.max(np.abs(got - want)) / (np.max(np.abs(want)) + 1e-300)
 
 
@@ -65,3 +68,30 @@ def test_sign_of_zero_is_plus_one_in_the_direct_form():
     _, _, db = direct.backward(np, v, x, a, b)
     want = -np.array([x * np.abs(x) ** j for j in range(1, 5)])
     np.testing.assert_allclose(np.array(db), want)
+
+
+@pytest.mark.parametrize(("version", "degrees"), VARIANTS, ids=str)
+def test_reference_auto_form_matches_reciprocal(version, degrees):
+    from rationals.core import rational, rational_backward
+
+    rng = np.random.default_rng(5)
+    a = coefficients(version, degrees, rng, 2, "numerator")
+    b = coefficients(version, degrees, rng, 2, "denominator")
+    x = np.clip(rng.normal(0, 1.5, (3, 4, 5)), -3.5, 3.5)
+    g = rng.normal(size=x.shape)
+    kw = {"channel_axis": 1}
+    fast, slow = rational(x, a, b, version, form="auto", **kw), rational(x, a, b, version, **kw)
+    assert _rel(fast, slow) < 1e-12
+    got = rational_backward(x, a, b, g, version, form="auto", **kw)
+    want = rational_backward(x, a, b, g, version, **kw)
+    for u, w in zip(got, want, strict=True):
+        assert _rel(u, w) < 1e-12
+    huge = np.array([1e200, -3.0])  # beyond the limit: the reciprocal form, finite
+    assert np.isfinite(rational(huge, a[0], b[0], version, form="auto")[1])
+
+
+def test_reference_rejects_unknown_form():
+    with pytest.raises(ValueError, match="valid: reciprocal, auto"):
+        from rationals.core import rational
+
+        rational(np.ones(3), np.ones(6), np.ones(4), form="fast")
