@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rationals.core import direct, variant
 from rationals.core import math as rmath
 
 from ..contract.cases import VARIANTS, coefficients
+from . import textbook
 
 
 def _rel(got, want):
@@ -95,3 +98,22 @@ def test_reference_rejects_unknown_form():
         from rationals.core import rational
 
         rational(np.ones(3), np.ones(6), np.ones(4), form="fast")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([c for c in VARIANTS if c[0] in ("A", "B", "C")]),
+    st.integers(0, 10_000),
+    st.floats(-1.0, 1.0, allow_nan=False),
+)
+def test_property_direct_is_exact_up_to_its_limit(case, seed, fraction):
+    """Anywhere in [−limit, limit] (float64: up to ~1e30) the direct form is the exact value."""
+    version, degrees = case
+    v = variant(version, degrees)
+    rng = np.random.default_rng(seed)
+    a = coefficients(version, degrees, rng, 0, "numerator")
+    b = coefficients(version, degrees, rng, 0, "denominator")
+    limit = direct.direct_limit(v, np.abs(a).sum() + np.abs(b).sum(), np.float64)
+    x0 = fraction * limit
+    got = float(direct.forward(np, v, np.array([x0]), a, b)[0])
+    assert got == pytest.approx(textbook.exact(version, a, b, x0), rel=1e-11, abs=1e-300)
