@@ -15,25 +15,41 @@ sign(0) = +1). ERA has no polynomial form to switch: its forward is always direc
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Literal
 
 import numpy as np
 
+from . import math as rmath
 from .math import Array, _denominator, _slices, sign_pos
 from .variants import Variant
 
-__all__ = ["backward", "direct_limit", "forward"]
+__all__ = ["Form", "backward", "direct_limit", "evaluators", "forward"]
+
+#: How R is evaluated: ``"direct"`` (this module), or the reciprocal form of
+#: :mod:`rationals.core.math` with static effective degrees ``(n', m')`` or run-time ones (None).
+Form = Literal["direct"] | tuple[int, int] | None
 
 
-def direct_limit(v: Variant, coefficient_abs_sum: float, dtype: Any) -> float:
+def direct_limit(v: Variant, coefficient_abs_sum: Any, dtype: Any) -> Any:
     """The largest max |x| for which the direct form cannot overflow in ``dtype``.
 
     With s = 1 + Σ|coefficients| and k = max(n, m, 1): every term is at most s · |x|^k, and
     every product of two of them at most (s · |x|^k)², so |x|^k ≤ √max / s keeps all of them
     finite (float32: max |x| ≈ 7000 for (5, 4) with coefficients summing to 10).
+    ``coefficient_abs_sum`` may be a float or a scalar array of any backend (for in-graph checks).
     """
     k = max(v.n, v.m, 1)
-    return float((np.sqrt(np.finfo(dtype).max) / (1.0 + coefficient_abs_sum)) ** (1.0 / k))
+    return (float(np.sqrt(np.finfo(dtype).max)) / (1.0 + coefficient_abs_sum)) ** (1.0 / k)
+
+
+def evaluators(xp: Any, v: Variant, form: Form) -> tuple[Callable, Callable]:
+    """(forward, backward) of ``form`` over ``xp``, each called as f(x, a, b)."""
+    if form == "direct":
+        return partial(forward, xp, v), partial(backward, xp, v)
+    return (partial(rmath.forward, xp, v, effective=form),
+            partial(rmath.backward, xp, v, effective=form))
 
 
 def _powers(xp: Any, y: Array, k: int) -> list[Array]:
@@ -62,9 +78,7 @@ def _parts(xp: Any, v: Variant, x: Array, a: Array, b: Array):
 def forward(xp: Any, v: Variant, x: Array, a: Array, b: Array) -> Array:
     """R(x) in the direct form (every |x| at most :func:`direct_limit`)."""
     if v.version == "era":
-        from .math import forward as general
-
-        return general(xp, v, x, a, b)
+        return rmath.forward(xp, v, x, a, b)
     _den, _y, _t, q, p = _parts(xp, v, x, a, b)
     return p / q
 
@@ -72,9 +86,7 @@ def forward(xp: Any, v: Variant, x: Array, a: Array, b: Array) -> Array:
 def backward(xp: Any, v: Variant, x: Array, a: Array, b: Array):
     """(dR/dx, [dR/da_i], [dR/db_j]) in the direct form, as :func:`rationals.core.math.backward`."""
     if v.version == "era":
-        from .math import backward as general
-
-        return general(xp, v, x, a, b)
+        return rmath.backward(xp, v, x, a, b)
     den, y, t, q, p = _parts(xp, v, x, a, b)
     iq = 1.0 / q
     r = p * iq

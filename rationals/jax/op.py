@@ -33,9 +33,6 @@ IMPLEMENTATIONS = ("auto", "xla", "pallas")
 #: has been measured faster than the XLA path on a GPU (see docs/jax.md).
 PALLAS_PLATFORMS: frozenset[str] = frozenset()
 
-#: How :func:`_with_form` evaluates: "direct", static effective degrees, or run-time ones (None).
-Form = Literal["direct"] | tuple[int, int] | None
-
 #: Elements per chunk of the CPU backward (about 1 MiB of float32 per intermediate).
 CPU_CHUNK = 2**18
 
@@ -166,7 +163,8 @@ def _forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     ct = compute_dtype(x.dtype)
     xc, a, b = x.astype(ct), a.astype(ct), b.astype(ct)
     ae, be = _expand(a, xc, s.axis), _expand(b, xc, s.axis)
-    y = _with_form(s.variant, xc, a, b, lambda form: _forms(s.variant, form)[0](xc, ae, be))
+    y = _with_form(s.variant, xc, a, b,
+                   lambda form: direct.evaluators(jnp, s.variant, form)[0](xc, ae, be))
     return y.astype(x.dtype)
 
 
@@ -177,24 +175,14 @@ def _with_form(v: Variant, x: jax.Array, a: jax.Array, b: jax.Array, fn):
     signs are then compile-time constants), or with run-time degrees (``None``)."""
     if v.version == "era" or x.size == 0:
         return fn(None)
-    k = max(v.n, v.m, 1)
-    total = 1.0 + jnp.sum(jnp.abs(a)) + jnp.sum(jnp.abs(b))
-    bound = float(np.sqrt(np.finfo(a.dtype).max)) / total
-    moderate = jnp.max(jnp.abs(x)) ** k <= bound  # False for NaN; as direct.direct_limit
+    limit = direct.direct_limit(v, jnp.sum(jnp.abs(a)) + jnp.sum(jnp.abs(b)), a.dtype)
+    moderate = jnp.max(jnp.abs(x)) <= limit  # False for NaN
 
     def general():
         full = rmath.has_full_degrees(jnp, v, a, b)
         return lax.cond(full, lambda: fn((v.n, v.m)), lambda: fn(None))
 
     return lax.cond(moderate, lambda: fn("direct"), general)
-
-
-def _forms(v: Variant, form):
-    """(forward, backward) of the core for a form of :func:`_with_form`, as f(x, a, b)."""
-    if form == "direct":
-        return partial(direct.forward, jnp, v), partial(direct.backward, jnp, v)
-    return (lambda x, a, b: rmath.forward(jnp, v, x, a, b, form),
-            lambda x, a, b: rmath.backward(jnp, v, x, a, b, form))
 
 
 def _expand(c: jax.Array, x: jax.Array, axis: int | None) -> jax.Array:
@@ -210,7 +198,7 @@ def _xla_backward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.A
     ct = compute_dtype(x.dtype)
     a, b = a.astype(ct), b.astype(ct)
 
-    def backward(form: Form):
+    def backward(form: direct.Form):
         v = s.variant, form
         if s.axis in (None, x.ndim - 1) and x.size >= 2 * CPU_CHUNK and not _sharded_type(x):
             return lax.platform_dependent(
@@ -228,7 +216,7 @@ def _sharded_type(x: jax.Array) -> bool:
     return any(p is not None for p in spec)
 
 
-def _plain_backward(v: tuple[Variant, Form], axis: int | None, x, a, b, g):
+def _plain_backward(v: tuple[Variant, direct.Form], axis: int | None, x, a, b, g):
     """(g·dR/dx, Σ g·dR/da, Σ g·dR/db) in one pass over x (XLA fuses it on GPU).
 
     ``v`` is the variant and the form (:func:`_with_form`). x and g are cast to the
@@ -236,7 +224,7 @@ def _plain_backward(v: tuple[Variant, Form], axis: int | None, x, a, b, g):
     """
     xc, gc = x.astype(a.dtype), g.astype(a.dtype)
     ae, be = _expand(a, xc, axis), _expand(b, xc, axis)
-    dx, d_num, d_den = _forms(*v)[1](xc, ae, be)
+    dx, d_num, d_den = direct.evaluators(jnp, *v)[1](xc, ae, be)
     return (gc * dx).astype(x.dtype), _reduce(d_num, gc, a, axis), _reduce(d_den, gc, b, axis)
 
 
@@ -251,7 +239,7 @@ def _reduce(ds: list, g: jax.Array, c: jax.Array, axis: int | None) -> jax.Array
     return per_channel.reshape(c.shape[0], -1, c.shape[1]).sum(axis=1)
 
 
-def _chunked_backward(v: tuple[Variant, Form], axis: int | None, x, a, b, g):
+def _chunked_backward(v: tuple[Variant, direct.Form], axis: int | None, x, a, b, g):
     """:func:`_plain_backward` over chunks of ``CPU_CHUNK`` elements (shared or channels-last)."""
     if axis is None:
         view, unit, view_axis = (-1,), CPU_CHUNK, None

@@ -8,10 +8,8 @@ pass are ``x`` (in its own dtype) and the coefficients.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from rationals.core import direct
@@ -88,15 +86,17 @@ def _core(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
         xp = _Namespace(ct)
         xc = tf.cast(x, ct)
         with tf.name_scope("forward"):
-            y = _with_form(v, xp, xc, a, b, lambda form: _forms(xp, v, form)[0](xc, a, b))
+            y = _with_form(
+                v, xp, xc, a, b, lambda form: direct.evaluators(xp, v, form)[0](xc, a, b)
+            )
             y = tf.cast(y, x.dtype)
 
         def grad(g: tf.Tensor):
             with tf.name_scope("backward"):
                 gc = tf.cast(g, ct)
 
-                def backward(form: Any):
-                    dx, d_num, d_den = _forms(xp, v, form)[1](xc, a, b)
+                def backward(form: direct.Form):
+                    dx, d_num, d_den = direct.evaluators(xp, v, form)[1](xc, a, b)
                     return gc * dx, _reduce(gc, d_num, a), _reduce(gc, d_den, b)
 
                 dx, da, db = _with_form(v, xp, xc, a, b, backward)
@@ -114,25 +114,16 @@ def _with_form(v: Variant, xp: _Namespace, x: tf.Tensor, a: tf.Tensor, b: tf.Ten
     run-time degrees (``None``)."""
     if v.version == "era":
         return fn(None)
-    k = max(v.n, v.m, 1)
-    total = 1.0 + tf.reduce_sum(tf.abs(a)) + tf.reduce_sum(tf.abs(b))
-    bound = float(np.sqrt(np.finfo(a.dtype.as_numpy_dtype).max)) / total
+    total = tf.reduce_sum(tf.abs(a)) + tf.reduce_sum(tf.abs(b))
+    limit = direct.direct_limit(v, total, a.dtype.as_numpy_dtype)
     top = tf.reduce_max(tf.abs(x)) if x.shape.num_elements() != 0 else tf.zeros((), x.dtype)
-    moderate = tf.pow(top, k) <= bound  # False for NaN; as direct.direct_limit
+    moderate = top <= limit  # False for NaN
 
     def general():
         full = rmath.has_full_degrees(xp, v, a, b)
         return tf.cond(full, lambda: fn((v.n, v.m)), lambda: fn(None))
 
     return tf.cond(moderate, lambda: fn("direct"), general)
-
-
-def _forms(xp: _Namespace, v: Variant, form: Any) -> tuple[Callable, Callable]:
-    """(forward, backward) of the core for a form of :func:`_with_form`, as f(x, a, b)."""
-    if form == "direct":
-        return partial(direct.forward, xp, v), partial(direct.backward, xp, v)
-    return (partial(rmath.forward, xp, v, effective=form),
-            partial(rmath.backward, xp, v, effective=form))
 
 
 def _check(name: str, c: tf.Tensor) -> None:

@@ -62,6 +62,11 @@ REGISTRY = {
 }
 
 
+def required() -> list[str]:
+    """The backends ``RATIONALS_REQUIRE_BACKENDS`` (comma-separated) says must load here."""
+    return [n for n in os.environ.get("RATIONALS_REQUIRE_BACKENDS", "").split(",") if n]
+
+
 def load(name: str) -> Backend | None:
     """The backend, or None if its module or framework is not installed here.
 
@@ -69,10 +74,9 @@ def load(name: str) -> Backend | None:
     command sets it, so that a broken environment fails instead of skipping.
     """
     module, attr = REGISTRY[name].split(":")
-    required = os.environ.get("RATIONALS_REQUIRE_BACKENDS", "").split(",")
     try:
         return getattr(importlib.import_module(module), attr)()
     except ImportError:
-        if name in required:
+        if name in required():
             raise
         return None

@@ -7,11 +7,9 @@ it), only those are parameters: the others are not installed here by design, and
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from .backends import REGISTRY, load
+from .backends import REGISTRY, load, required
 
 _loaded = {}
 
@@ -22,10 +20,7 @@ def _backend(name: str):
     return _loaded[name]
 
 
-_REQUIRED = [n for n in os.environ.get("RATIONALS_REQUIRE_BACKENDS", "").split(",") if n]
-
-
-@pytest.fixture(params=sorted(_REQUIRED or REGISTRY))
+@pytest.fixture(params=sorted(required() or REGISTRY))
 def backend(request):
     b = _backend(request.param)
     if b is None:

@@ -85,24 +85,16 @@ def _reduce(g: torch.Tensor, ds: list[torch.Tensor], grouped: bool) -> torch.Ten
     return torch.stack([(g * d).sum() for d in ds])
 
 
-def _functions(
-    v: Variant, grouped: bool, effective: tuple[int, int] | None, plain: bool
-) -> tuple[Callable, Callable]:
-    """The forward and backward of one variant and layout: the direct form when ``plain``, else
-    the general form with the given effective degrees (None: any)."""
+def _functions(v: Variant, grouped: bool, form: direct.Form) -> tuple[Callable, Callable]:
+    """The forward and backward of one variant, layout and form (:data:`direct.Form`)."""
+    evaluate, differentiate = direct.evaluators(torch, v, form)
 
     def forward(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        xc = x.to(a.dtype)
-        y = direct.forward(torch, v, xc, a, b) if plain else rmath.forward(
-            torch, v, xc, a, b, effective)
-        return y.to(x.dtype)
+        return evaluate(x.to(a.dtype), a, b).to(x.dtype)
 
     def backward(g: torch.Tensor, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
         xc, gc = x.to(a.dtype), g.to(a.dtype)
-        if plain:
-            dx, d_num, d_den = direct.backward(torch, v, xc, a, b)
-        else:
-            dx, d_num, d_den = rmath.backward(torch, v, xc, a, b, effective)
+        dx, d_num, d_den = differentiate(xc, a, b)
         return (gc * dx).to(x.dtype), _reduce(gc, d_num, grouped), _reduce(gc, d_den, grouped)
 
     return forward, backward
@@ -141,18 +133,16 @@ def _kernel(v: Variant, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> _K
     """The kernel for these inputs: specialised to the coefficients' effective degrees (the
     highest non-zero coefficients, read on CPU) when all groups share them."""
     grouped = x.ndim == 3
-    effective, plain = None, False
+    form: direct.Form = None
     if a.device.type == "cpu":
         an, bn = a.numpy(), b.numpy()
-        plain = _direct_applies(v, x, an, bn)
-        effective = None if plain else rmath.effective_degrees(v, an, bn)
-    key = (v, grouped, effective, plain, x.dtype, a.dtype)
+        form = "direct" if _direct_applies(v, x, an, bn) else rmath.effective_degrees(v, an, bn)
+    key = (v, grouped, form, x.dtype, a.dtype)
     if key not in _kernels:
-        form = "direct" if plain else "any" if effective is None else "eff_{}_{}".format(*effective)
-        name = (f"{v.version}_{v.n}_{v.m}_{form}_{'grouped' if grouped else 'shared'}_"
+        label = "any" if form is None else form if form == "direct" else "eff_{}_{}".format(*form)
+        name = (f"{v.version}_{v.n}_{v.m}_{label}_{'grouped' if grouped else 'shared'}_"
                 f"{x.dtype}_{a.dtype}")
-        functions = _functions(v, grouped, effective, plain)
-        _kernels[key] = _Kernel(name.replace("torch.", ""), *functions)
+        _kernels[key] = _Kernel(name.replace("torch.", ""), *_functions(v, grouped, form))
     return _kernels[key]
 
 
