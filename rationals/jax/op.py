@@ -1,8 +1,11 @@
-"""``rational`` for JAX: a ``jax.custom_vjp`` over the core's math, with an XLA and a Pallas path.
+"""``rational`` for JAX: a ``jax.custom_vjp`` with a compiled CPU kernel, an XLA and a Pallas path.
 
-The forward and backward formulas come from :mod:`rationals.core.math` (evaluated with
-``xp=jax.numpy``); this module only handles dtypes, layouts, reductions and the choice of path.
-The backward saves x and the coefficients and recomputes everything else from x.
+On the CPU the default path calls the compiled kernels of :mod:`rationals.cpu` (one threaded pass
+for R, one for dL/dx and every coefficient gradient). The XLA path, used on other platforms and
+wherever the kernels are unavailable, evaluates the formulas of :mod:`rationals.core.math` and
+:mod:`rationals.core.direct` with ``xp=jax.numpy``; this module only handles dtypes, layouts,
+reductions and the choice of path. The backward saves x and the coefficients and recomputes
+everything else from x.
 
 XLA on CPU cannot fuse a reduction with the elementwise work that feeds it and with dL/dx in one
 loop, so large inputs on CPU are processed in chunks of :data:`CPU_CHUNK` elements by a
@@ -11,7 +14,8 @@ loop, so large inputs on CPU are processed in chunks of :data:`CPU_CHUNK` elemen
 
 from __future__ import annotations
 
-from functools import partial
+import warnings
+from functools import cache, partial
 from typing import Literal, NamedTuple
 
 import jax
@@ -19,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from rationals import cpu
 from rationals.core import direct
 from rationals.core import math as rmath
 from rationals.core.layout import check_groups, coefficient_shape, normalize_axis, reduce_axes
@@ -26,8 +31,10 @@ from rationals.core.reference import compute_dtype
 from rationals.core.validation import check_coefficients
 from rationals.core.variants import Variant, check_version
 
-Implementation = Literal["auto", "xla", "pallas"]
-IMPLEMENTATIONS = ("auto", "xla", "pallas")
+from .kernels import cpu as cpu_kernels
+
+Implementation = Literal["auto", "cpu", "xla", "pallas"]
+IMPLEMENTATIONS = ("auto", "cpu", "xla", "pallas")
 
 #: Platforms on which ``implementation="auto"`` picks the Pallas kernel. Empty until the kernel
 #: has been measured faster than the XLA path on a GPU (see docs/jax.md).
@@ -66,8 +73,10 @@ def rational(
         key: a PRNG key. With version ``"D"`` each denominator coefficient is multiplied by a fresh
             U[0.9, 1.1] draw from it (training); without a key ``"D"`` is exactly ``"B"``. Other
             versions ignore it.
-        implementation: ``"xla"``, ``"pallas"`` (interpreted on CPU) or ``"auto"``: Pallas on
-            the platforms in :data:`PALLAS_PLATFORMS`, XLA elsewhere.
+        implementation: ``"cpu"`` (the compiled CPU kernels; CPU only), ``"xla"``, ``"pallas"``
+            (interpreted on CPU) or ``"auto"``: Pallas on the platforms in
+            :data:`PALLAS_PLATFORMS`, else the CPU kernels on the CPU (when they build) and XLA
+            elsewhere.
 
     Returns:
         R(x), shaped and typed like x.
@@ -86,8 +95,36 @@ def rational(
     if version == "D" and key is not None:
         b = b * jax.random.uniform(key, b.shape, b.dtype, 0.9, 1.1)
     if implementation == "auto":
-        implementation = "pallas" if jax.default_backend() in PALLAS_PLATFORMS else "xla"
+        if jax.default_backend() in PALLAS_PLATFORMS:
+            implementation = "pallas"
+        elif not _cpu_kernels_serve(v):
+            implementation = "xla"
+    elif implementation == "cpu":
+        _cpu_kernels_serve(v, required=True)
     return _rational(_Static(v, axis, implementation), *_same_varying_axes(x, a, b))
+
+
+def _cpu_kernels_serve(v: Variant, required: bool = False) -> bool:
+    """Whether the compiled CPU kernels serve ``v`` here; with ``required``, say why not."""
+    reason = None
+    if not cpu.enabled():
+        reason = "RATIONALS_CPU_KERNELS=0 turns them off"
+    elif not cpu.supports(v.n, v.m):
+        reason = f"degrees {v.degrees} exceed {cpu.MAX_DEGREE}"
+    else:
+        try:
+            cpu_kernels.register()
+        except cpu.BuildError as e:
+            reason = str(e)
+            _warn_once(f"rationals: the compiled CPU kernels are unavailable, using XLA: {e}")
+    if reason and required:
+        raise ValueError(f"implementation='cpu' is unavailable: {reason}")
+    return reason is None
+
+
+@cache
+def _warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def _coefficient_array(c: jax.typing.ArrayLike) -> jax.Array:
@@ -143,7 +180,16 @@ def _rational_fwd(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array):
 
 def _rational_bwd(s: _Static, residuals, g: jax.Array):
     x, a, b = residuals
-    if s.implementation == "pallas":
+    if s.implementation in ("cpu", "auto"):
+        ct = compute_dtype(x.dtype)
+        kernel = partial(_cpu_backward, s)
+        args = x.astype(ct), a.astype(ct), b.astype(ct), g.astype(ct)
+        if s.implementation == "cpu":
+            dx, da, db = kernel(*args)
+        else:
+            dx, da, db = lax.platform_dependent(
+                *args, cpu=kernel, default=lambda x, a, b, g: _xla_backward(s, x, a, b, g))
+    elif s.implementation == "pallas":
         from .kernels import pallas
 
         dx, da, db = pallas.backward(s.variant, x, a, b, g, s.axis)
@@ -155,11 +201,40 @@ def _rational_bwd(s: _Static, residuals, g: jax.Array):
 _rational.defvjp(_rational_fwd, _rational_bwd)
 
 
+def _cpu_forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+    return _varying_like(x, cpu_kernels.forward(s.variant, x, a, b, s.axis))
+
+
+def _cpu_backward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.Array):
+    return _varying_like(x, *cpu_kernels.backward(s.variant, x, a, b, g, s.axis))
+
+
+def _varying_like(x: jax.Array, *outputs: jax.Array):
+    """Inside ``shard_map``: custom-call results carry no varying mesh axes; give them x's."""
+    axes = _varying(x)
+    cast = [t if _varying(t) == axes else lax.pcast(t, tuple(sorted(axes - _varying(t))),
+                                                    to="varying") for t in outputs]
+    return cast[0] if len(cast) == 1 else tuple(cast)
+
+
 def _forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     if s.implementation == "pallas":
         from .kernels import pallas
 
         return pallas.forward(s.variant, x, a, b, s.axis)
+    if s.implementation == "xla":
+        return _xla_forward(s, x, a, b)
+    ct = compute_dtype(x.dtype)
+    args = x.astype(ct), a.astype(ct), b.astype(ct)
+    if s.implementation == "cpu":
+        y = _cpu_forward(s, *args)
+    else:  # auto: the kernels on the CPU, XLA elsewhere
+        y = lax.platform_dependent(*args, cpu=partial(_cpu_forward, s),
+                                   default=partial(_xla_forward, s))
+    return y.astype(x.dtype)
+
+
+def _xla_forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     ct = compute_dtype(x.dtype)
     xc, a, b = x.astype(ct), a.astype(ct), b.astype(ct)
     ae, be = _expand(a, xc, s.axis), _expand(b, xc, s.axis)

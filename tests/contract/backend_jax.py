@@ -1,4 +1,5 @@
-"""JAX as contract backends: ``rationals.jax.rational`` on its XLA path and its Pallas kernel.
+"""JAX as contract backends: ``rationals.jax.rational`` on its XLA path, its compiled CPU kernels
+and its Pallas kernel.
 
 float64 runs inside ``jax.enable_x64(True)``, a context that ends with each call, so the
 setting does not leak into other tests sharing the process. The Pallas kernel runs interpreted
@@ -36,6 +37,13 @@ class JaxBackend:
                 jnp.asarray(x, dtype), jnp.asarray(numerator), jnp.asarray(denominator),
             )
             return tuple(np.asarray(t, np.float64) for t in vjp(jnp.asarray(grad, dtype)))
+
+
+class JaxCpuBackend(JaxBackend):
+    """The compiled CPU kernels (``implementation="cpu"``), the default on the CPU."""
+
+    name = "jax-cpu"
+    implementation = "cpu"
 
 
 class PallasBackend(JaxBackend):

@@ -56,6 +56,7 @@ REGISTRY = {
     "torch-compiled": "tests.contract.backend_torch:CompiledTorchBackend",
     "triton": "tests.contract.backend_triton:TritonBackend",
     "jax": "tests.contract.backend_jax:JaxBackend",
+    "jax-cpu": "tests.contract.backend_jax:JaxCpuBackend",
     "pallas": "tests.contract.backend_jax:PallasBackend",
     "tf": "tests.contract.backend_tf:TfBackend",
     "mxnet": "tests.contract.backend_mxnet:MxnetBackend",

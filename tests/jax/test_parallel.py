@@ -27,11 +27,12 @@ SCRIPT = textwrap.dedent(
     a = jnp.asarray(rng.uniform(-1, 1, (2, 6)), jnp.float32)  # grouped over 24 channels
     b = jnp.asarray(rng.uniform(-1, 1, (4, 4)), jnp.float32)
 
-    def loss(a, b, x, y):
-        return jnp.mean((rational(x, a, b, "A") - y) ** 2)
+    def loss(a, b, x, y, implementation="auto"):  # auto: the compiled CPU kernels
+        return jnp.mean((rational(x, a, b, "A", implementation=implementation) - y) ** 2)
 
     grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
     want = grad(a, b, x, y)
+    np.testing.assert_allclose(want[0], jax.grad(loss)(a, b, x, y, "xla"), rtol=1e-5, atol=1e-6)
 
     mesh = jax.make_mesh((4,), ("data",))
     batch = NamedSharding(mesh, P("data"))
@@ -45,8 +46,8 @@ SCRIPT = textwrap.dedent(
         local, mesh=mesh, in_specs=(P(), P(), P("data"), P("data")), out_specs=P()
     ))(a, b, xs, ys)
 
-    op.CPU_CHUNK = 64  # inputs this large take the chunked CPU backward, unless sharded types
-    chunked = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    op.CPU_CHUNK = 64  # XLA path: inputs this large take the chunked CPU backward, unless sharded
+    chunked = jax.jit(jax.grad(lambda a, b, x, y: loss(a, b, x, y, "xla"), argnums=(0, 1)))
     checks["jit, explicit mesh axes, chunk size 64"] = chunked(a, b, xs, ys)
     auto = NamedSharding(jax.make_mesh((4,), ("data",), axis_types=(AxisType.Auto,)), P("data"))
     xa, ya = jax.device_put(x, auto), jax.device_put(y, auto)

@@ -1,0 +1,103 @@
+"""Compiled CPU kernels (``kernel.h``) shared by the JAX and TensorFlow adapters.
+
+XLA on CPU runs each per-coefficient reduction of the backward as its own slow loop; these
+kernels compute R, dR/dx and every coefficient gradient in one vectorised, multi-threaded pass.
+They are C++ sources shipped with the package and built on first use with the system compiler
+(``$CXX``, else ``c++``; the torch adapter's compiled CPU path needs one too), cached under
+``$RATIONALS_CACHE`` (default ``~/.cache/rationals``) by a hash of the sources, flags, compiler
+and CPU. ``RATIONALS_CPU_KERNELS=0`` turns them off (the adapters then use their XLA code).
+Importing this module imports no framework.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+
+__all__ = ["MAX_DEGREE", "VERSION_CODES", "BuildError", "build", "enabled", "geometry", "supports"]
+
+SOURCE_DIR = Path(__file__).parent
+FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-w")
+
+
+class BuildError(RuntimeError):
+    """The compiler is missing or failed; the message holds its output."""
+
+
+def enabled() -> bool:
+    """False when ``RATIONALS_CPU_KERNELS=0`` asks for the adapters' XLA code instead."""
+    return os.environ.get("RATIONALS_CPU_KERNELS", "1") != "0"
+
+
+def _cache_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rationals"
+    return Path(os.environ.get("RATIONALS_CACHE", default))
+
+
+def _cpu_id() -> str:
+    """What ``-march=native`` depends on: the CPU model and feature flags where Linux says."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    keep = [ln for ln in lines if ln.startswith(("model name", "flags", "Features"))]
+    return "\n".join(sorted(set(keep)))
+
+
+@cache
+def build(source: str, include_dirs: tuple[str, ...] = (), link_args: tuple[str, ...] = ()) -> Path:
+    """The shared library built from ``source`` (a file next to this module), compiled if needed.
+
+    Raises :class:`BuildError` with the compiler's output when it cannot be built.
+    """
+    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if not compiler:
+        raise BuildError("no C++ compiler found (set CXX or install g++)")
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
+                                 check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise BuildError(f"cannot run the C++ compiler {compiler!r}: {e}") from e
+    command = [compiler, *FLAGS, f"-I{SOURCE_DIR}", *(f"-I{d}" for d in include_dirs)]
+    key = hashlib.sha256()
+    for part in [*(SOURCE_DIR / f for f in ("kernel.h", source))]:
+        key.update(part.read_bytes())
+    key.update("\0".join([*command, *link_args, version, _cpu_id(), platform.machine()]).encode())
+    out = _cache_dir() / f"{Path(source).stem}-{key.hexdigest()[:20]}.so"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        target = Path(tmp) / out.name
+        done = subprocess.run([*command, str(SOURCE_DIR / source), "-o", str(target), *link_args],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BuildError(f"building {source} failed:\n{done.stderr[-4000:]}")
+        os.replace(target, out)  # atomic: concurrent builders each write a whole file
+    return out
+
+
+#: The C++ enum ``rationals::Version`` (``D`` is evaluated as ``B``).
+VERSION_CODES = {"A": 0, "B": 1, "D": 1, "C": 2, "N": 3, "boulle": 4, "era": 5}
+#: ``kMaxDegree`` in kernel.h: larger degrees stay on the adapters' own code.
+MAX_DEGREE = 32
+
+
+def supports(n: int, m: int) -> bool:
+    """Whether the kernels take degrees (n, m)."""
+    return n <= MAX_DEGREE and m <= MAX_DEGREE
+
+
+def geometry(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, int]:
+    """x of ``shape`` viewed as (outer, channels, inner) around the channel ``axis``."""
+    size = math.prod(shape)
+    if axis is None:
+        return 1, 1, size
+    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])

@@ -1,0 +1,40 @@
+"""Building the C++ kernels: cached by content, clear errors without a compiler."""
+
+from __future__ import annotations
+
+import pytest
+
+from rationals import cpu
+
+
+def test_geometry_views_x_around_the_channel_axis():
+    assert cpu.geometry((2, 3, 4, 5), 1) == (2, 3, 20)
+    assert cpu.geometry((2, 3, 4, 5), 3) == (24, 5, 1)
+    assert cpu.geometry((2, 3, 4, 5), None) == (1, 1, 120)
+    assert cpu.geometry((0, 3), 1) == (0, 3, 1)
+
+
+def test_supports_degrees_up_to_the_kernel_limit():
+    assert cpu.supports(cpu.MAX_DEGREE, 4)
+    assert not cpu.supports(cpu.MAX_DEGREE + 1, 4)
+
+
+def test_a_missing_compiler_is_a_build_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("RATIONALS_CACHE", str(tmp_path))
+    with pytest.raises(cpu.BuildError, match="no-such-compiler"):
+        cpu.build.__wrapped__("jax_ffi.cc")
+
+
+def test_a_failing_build_reports_the_compiler_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("RATIONALS_CACHE", str(tmp_path))
+    with pytest.raises(cpu.BuildError, match=r"jax_ffi\.cc failed:[\s\S]*ffi"):
+        cpu.build.__wrapped__("jax_ffi.cc")  # without the XLA FFI headers on the include path
+    assert not list(tmp_path.glob("*.so"))
+
+
+def test_kernels_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("RATIONALS_CPU_KERNELS", "0")
+    assert not cpu.enabled()
+    monkeypatch.setenv("RATIONALS_CPU_KERNELS", "1")
+    assert cpu.enabled()
