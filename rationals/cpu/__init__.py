@@ -21,7 +21,8 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-__all__ = ["MAX_DEGREE", "VERSION_CODES", "BuildError", "build", "enabled", "geometry", "supports"]
+__all__ = ["MAX_DEGREE", "VERSION_CODES", "BuildError", "build", "enabled", "geometry", "row_count",
+           "supports"]
 
 SOURCE_DIR = Path(__file__).parent
 FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-w")
@@ -95,9 +96,20 @@ def supports(n: int, m: int) -> bool:
     return n <= MAX_DEGREE and m <= MAX_DEGREE
 
 
-def geometry(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, int]:
-    """x of ``shape`` viewed as (outer, channels, inner) around the channel ``axis``."""
+def row_count(numerator_groups: int, denominator_groups: int) -> int:
+    """Coefficient rows the kernels need: lcm of the group counts (1 for shared coefficients).
+
+    Channels of one such row share every coefficient and sit next to each other, so the kernels
+    run over long runs with one coefficient set (fast) instead of one channel per lane.
+    """
+    return math.lcm(numerator_groups, denominator_groups)
+
+
+def geometry(shape: tuple[int, ...], axis: int | None, rows: int = 1) -> tuple[int, int, int]:
+    """x of ``shape`` viewed as (outer, rows, inner): ``rows`` coefficient rows splitting the
+    channel ``axis`` into equal contiguous parts (``rows`` divides the channel count)."""
     size = math.prod(shape)
     if axis is None:
         return 1, 1, size
-    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
+    per_row = shape[axis] // rows * math.prod(shape[axis + 1:])
+    return math.prod(shape[:axis]), rows, per_row

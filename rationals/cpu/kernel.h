@@ -56,6 +56,7 @@ struct Coefs {
   Coefs(int version_, int n_, int m_, int64_t channels_, const T* a_tab, const T* b_tab)
       : version(version_), n(n_), m(m_), channels(channels_) {
     stride = round_up(channels, kLanes);
+    if (stride % (4 * kLanes) == 0) stride += kLanes;  // rows 2^k apart would share cache sets
     const bool era = version == kEra;
     na = era ? m + 2 : n + 1;
     nb = (version == kC || version == kBoulle) ? m + 1 : m;
@@ -326,13 +327,22 @@ struct RegisterSums {
   }
 };
 
-// Sums with one lane per channel, in memory: coefficient k of lanes c0.. at p[k * stride + l].
+// Sums with one lane per channel, in memory: coefficient k of channel c at p[k * stride + c].
 template <typename T>
 struct ChannelSums {
   T *pa, *pd;
   int64_t stride;
   void a(int i, const Vec<T>& v) { store(pa + i * stride, load(pa + i * stride) + v); }
   void d(int j, const Vec<T>& v) { store(pd + j * stride, load(pd + j * stride) + v); }
+  // Adds channels [c0, c1) into double totals (channel-major) and clears them.
+  void flush(int na, int nd, double* ta, double* td, int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      for (int i = 0; i < na; ++i) ta[c * na + i] += double(pa[i * stride + c]);
+      for (int j = 0; j < nd; ++j) td[c * nd + j] += double(pd[j * stride + c]);
+    }
+    for (int i = 0; i < na; ++i) std::fill(pa + i * stride + c0, pa + i * stride + c1, T(0));
+    for (int j = 0; j < nd; ++j) std::fill(pd + j * stride + c0, pd + j * stride + c1, T(0));
+  }
 };
 
 // Runs one block that may be partial (count < kLanes) or hold slow lanes: the fast path on
@@ -374,17 +384,6 @@ inline bool within(const T* x, int64_t count, const Vec<T>& bound) {
   return all_lanes(ok);
 }
 
-// Adds acc (k-major, `stride` apart, one lane per channel c0 + l) into totals (channel-major).
-template <typename T>
-inline void flush_channels(T* acc, int rows, int64_t stride, int width, double* tot, int k_tot,
-                           int64_t c0) {
-  for (int k = 0; k < rows; ++k)
-    for (int l = 0; l < width; ++l) {
-      tot[(c0 + l) * k_tot + k] += double(acc[k * stride + l]);
-      acc[k * stride + l] = T(0);
-    }
-}
-
 // One chunk. g == nullptr: forward (out = R). Otherwise backward (out = dL/dx) with the chunk's
 // totals tot_a (channels × na) and tot_d (channels × nd), double.
 template <typename T, int N, int M>
@@ -392,18 +391,19 @@ void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t c
                const T* x, const T* g, T* out, double* tot_a, double* tot_d) {
   const int64_t lo = chunk * p.per_chunk, hi = std::min(p.units, lo + p.per_chunk);
   const int na = cf.na, nd = cf.nd;
-  if (p.per_lane) {  // channels last: lanes across channels, sums per channel in memory
+  if (p.per_lane) {  // one channel per lane: per-channel coefficients with channels last
     const int64_t C = geo.channels, S = cf.stride;
     std::vector<T> acc(g ? (na + nd) * S : 0, T(0));
+    ChannelSums<T> sums{acc.data(), acc.data() + na * S, S};
     for (int64_t row = lo; row < hi; ++row) {
       for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
         const int count = int(std::min<int64_t>(kLanes, C - c0));
         const int64_t off = row * C + c0;
         const Lanes<T, true, N, M> lanes(cf, c0);
         const Vec<T> bound = load(cf.fast.data() + c0);
-        ChannelSums<T> sums{acc.data() + c0, acc.data() + na * S + c0, S};
+        ChannelSums<T> at{sums.pa + c0, sums.pd + c0, S};
         if (count == kLanes && (cf.version == kEra || within(x + off, kLanes, bound))) {
-          if (g) backward_block<T>(lanes, x + off, g + off, out + off, sums, nullptr);
+          if (g) backward_block<T>(lanes, x + off, g + off, out + off, at, nullptr);
           else forward_block<T>(lanes, x + off, out + off);
           continue;
         }
@@ -411,16 +411,11 @@ void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t c
           *ta = tot_a + (c0 + l) * na;
           *td = tot_d + (c0 + l) * nd;
         };
-        mixed_block<true>(cf, lanes, count, x + off, g ? g + off : nullptr, out + off, sums,
+        mixed_block<true>(cf, lanes, count, x + off, g ? g + off : nullptr, out + off, at,
                           bound, totals, c0);
       }
-      if (g && ((row - lo + 1) % kFlush == 0 || row + 1 == hi)) {
-        for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
-          const int width = int(std::min<int64_t>(kLanes, C - c0));
-          flush_channels(acc.data() + c0, na, S, width, tot_a, na, c0);
-          flush_channels(acc.data() + na * S + c0, nd, S, width, tot_d, nd, c0);
-        }
-      }
+      if (g && ((row - lo + 1) % kFlush == 0 || row + 1 == hi))
+        sums.flush(na, nd, tot_a, tot_d, 0, C);
     }
     return;
   }

@@ -8,10 +8,17 @@ from rationals import cpu
 
 
 def test_geometry_views_x_around_the_channel_axis():
-    assert cpu.geometry((2, 3, 4, 5), 1) == (2, 3, 20)
-    assert cpu.geometry((2, 3, 4, 5), 3) == (24, 5, 1)
+    assert cpu.geometry((2, 3, 4, 5), 1, 3) == (2, 3, 20)
+    assert cpu.geometry((2, 3, 4, 5), 3, 5) == (24, 5, 1)
+    assert cpu.geometry((2, 6, 4), 1, 2) == (2, 2, 12)  # rows of 3 channels × 4
     assert cpu.geometry((2, 3, 4, 5), None) == (1, 1, 120)
-    assert cpu.geometry((0, 3), 1) == (0, 3, 1)
+    assert cpu.geometry((0, 3), 1, 3) == (0, 3, 1)
+
+
+def test_row_count_is_the_lcm_of_the_group_counts():
+    assert cpu.row_count(1, 8) == 8
+    assert cpu.row_count(4, 6) == 12
+    assert cpu.row_count(1, 1) == 1
 
 
 def test_supports_degrees_up_to_the_kernel_limit():

@@ -1,8 +1,9 @@
 """The compiled CPU kernels (:mod:`rationals.cpu`) as XLA FFI custom calls.
 
 ``forward`` and ``backward`` take x in its compute dtype (float32 or float64) and the coefficient
-arrays in the same dtype, shared ``(K,)`` or grouped ``(G, K)``; the kernels see per-channel
-tables ``(C, K)`` and return per-channel coefficient gradients, summed back into groups here.
+arrays in the same dtype, shared ``(K,)`` or grouped ``(G, K)``; the kernels see one table row per
+:func:`rationals.cpu.row_count` (lcm of the group counts) and return gradients per row, summed
+back into groups here.
 One call computes R, or dL/dx and every coefficient gradient, in one threaded pass over x.
 """
 
@@ -33,51 +34,51 @@ def register() -> None:
         jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(symbol), platform="cpu")
 
 
-def _attributes(v: Variant, shape: tuple[int, ...], axis: int | None) -> dict:
-    outer, channels, inner = cpu.geometry(shape, axis)
+def _attributes(v: Variant, shape: tuple[int, ...], axis: int | None, rows: int) -> dict:
+    outer, channels, inner = cpu.geometry(shape, axis, rows)
     return {"version": np.int32(cpu.VERSION_CODES[v.version]), "n": np.int32(v.n),
             "m": np.int32(v.m), "outer": np.int64(outer), "channels": np.int64(channels),
             "inner": np.int64(inner)}
 
 
-def _table(c: jax.Array, channels: int) -> jax.Array:
-    """Per-channel coefficient rows ``(channels, K)`` from ``(K,)`` or ``(G, K)``."""
+def _rows(a: jax.Array, b: jax.Array) -> int:
+    return cpu.row_count(*(c.shape[0] if c.ndim == 2 else 1 for c in (a, b)))
+
+
+def _table(c: jax.Array, rows: int) -> jax.Array:
+    """Coefficient rows ``(rows, K)`` from ``(K,)`` or ``(G, K)`` (G divides rows)."""
     if c.ndim == 1:
-        return jnp.broadcast_to(c, (channels, c.shape[0]))
-    return jnp.repeat(c, channels // c.shape[0], axis=0)
+        return jnp.broadcast_to(c, (rows, c.shape[0]))
+    return jnp.repeat(c, rows // c.shape[0], axis=0)
 
 
 def _untable(d: jax.Array, c: jax.Array) -> jax.Array:
-    """Per-channel gradient rows summed into the layout of ``c``."""
+    """Gradient rows summed into the layout of ``c``."""
     if c.ndim == 1:
         return d.sum(axis=0)
     return d.reshape(c.shape[0], d.shape[0] // c.shape[0], c.shape[1]).sum(axis=1)
 
 
-def _channels(x: jax.Array, axis: int | None) -> int:
-    return 1 if axis is None else x.shape[axis]
-
-
 def forward(v: Variant, x: jax.Array, a: jax.Array, b: jax.Array, axis: int | None) -> jax.Array:
     """R(x); x, a and b share one float32/float64 dtype."""
     register()
-    channels = _channels(x, axis)
+    rows = _rows(a, b)
     call = jax.ffi.ffi_call(FORWARD, jax.ShapeDtypeStruct(x.shape, x.dtype),
                             vmap_method="sequential")
-    return call(x, _table(a, channels), _table(b, channels), **_attributes(v, x.shape, axis))
+    return call(x, _table(a, rows), _table(b, rows), **_attributes(v, x.shape, axis, rows))
 
 
 def backward(v: Variant, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.Array,
              axis: int | None):
     """(g·dR/dx, Σ g·dR/da, Σ g·dR/db); x, g, a and b share one float32/float64 dtype."""
     register()
-    channels = _channels(x, axis)
-    ta, tb = _table(a, channels), _table(b, channels)
+    rows = _rows(a, b)
+    ta, tb = _table(a, rows), _table(b, rows)
     call = jax.ffi.ffi_call(
         BACKWARD,
         (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(ta.shape, x.dtype),
          jax.ShapeDtypeStruct(tb.shape, x.dtype)),
         vmap_method="sequential",
     )
-    dx, da, db = call(x, g, ta, tb, **_attributes(v, x.shape, axis))
+    dx, da, db = call(x, g, ta, tb, **_attributes(v, x.shape, axis, rows))
     return dx, _untable(da, a), _untable(db, b)
