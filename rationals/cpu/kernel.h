@@ -124,6 +124,9 @@ inline Vec<T> load(const T* p) {
 template <typename T>
 inline void store(T* p, const Vec<T>& v) { std::memcpy(p, &v, sizeof(v)); }
 
+inline VecD widen(const VecF& v) { return __builtin_convertvector(v, VecD); }
+inline VecD widen(const VecD& v) { return v; }
+
 template <typename T>
 inline Vec<T> splat(T s) {  // s · 1 is exact; 0 + s would not be for s = −0
   return (Vec<T>{} + T(1)) * s;
@@ -319,13 +322,18 @@ struct RegisterSums {
   Vec<T> sa[NA] = {}, sd[ND] = {};
   void a(int i, const Vec<T>& v) { sa[i] += v; }
   void d(int j, const Vec<T>& v) { sd[j] += v; }
-  void flush(int na, int nd, double* ta, double* td) {
-    for (int i = 0; i < na; ++i, sa[i - 1] = Vec<T>{})
-      for (int l = 0; l < kLanes; ++l) ta[i] += double(sa[i][l]);
-    for (int j = 0; j < nd; ++j, sd[j - 1] = Vec<T>{})
-      for (int l = 0; l < kLanes; ++l) td[j] += double(sd[j][l]);
+  // Adds the sums lane-wise into double partials wa, wd (vectorised) and clears them.
+  void flush(int na, int nd, VecD* wa, VecD* wd) {
+    for (int i = 0; i < na; ++i) wa[i] += widen(sa[i]), sa[i] = Vec<T>{};
+    for (int j = 0; j < nd; ++j) wd[j] += widen(sd[j]), sd[j] = Vec<T>{};
   }
 };
+
+// Adds the lanes of each partial into one channel's totals t[0..count) and clears them.
+inline void add_lanes(VecD* partial, int count, double* t) {
+  for (int k = 0; k < count; ++k, partial[k - 1] = VecD{})
+    for (int l = 0; l < kLanes; ++l) t[k] += partial[k][l];
+}
 
 // Sums with one lane per channel, in memory: coefficient k of channel c at p[k * stride + c].
 template <typename T>
@@ -422,6 +430,7 @@ void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t c
   constexpr int kMaxSums = kMaxDegree + 2;
   constexpr int NA = N >= 0 ? N + 1 : kMaxSums, ND = M >= 0 ? M + 1 : kMaxSums;
   constexpr int64_t kSegment = int64_t(kFlush) * kLanes;
+  VecD wa[NA] = {}, wd[ND] = {};
   int64_t i = lo;
   while (i < hi) {  // runs of one channel, in segments of kFlush blocks
     const int64_t row = i / geo.inner, c = row % geo.channels;
@@ -450,7 +459,11 @@ void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t c
       if (full < end - i)
         mixed_block<false>(cf, lanes, int(end - i - full), x + i + full, g ? g + i + full : nullptr,
                            out + i + full, sums, bound, totals, 0);
-      if (g) sums.flush(na, nd, ta, td);
+      if (g) sums.flush(na, nd, wa, wd);
+    }
+    if (g) {
+      add_lanes(wa, na, ta);
+      add_lanes(wd, nd, td);
     }
     i = run_end;
   }
