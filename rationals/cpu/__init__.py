@@ -68,8 +68,8 @@ def build(source: str, include_dirs: tuple[str, ...] = (), link_args: tuple[str,
         raise BuildError(f"cannot run the C++ compiler {compiler!r}: {e}") from e
     command = [compiler, *FLAGS, f"-I{SOURCE_DIR}", *(f"-I{d}" for d in include_dirs)]
     key = hashlib.sha256()
-    for part in [*(SOURCE_DIR / f for f in ("kernel.h", source))]:
-        key.update(part.read_bytes())
+    for name in ("kernel.h", "parallel.h", source):
+        key.update((SOURCE_DIR / name).read_bytes())
     key.update("\0".join([*command, *link_args, version, _cpu_id(), platform.machine()]).encode())
     out = _cache_dir() / f"{Path(source).stem}-{key.hexdigest()[:20]}.so"
     if out.exists():

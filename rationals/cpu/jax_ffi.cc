@@ -3,45 +3,19 @@
 // Operands: x (any shape, viewed as outer × channels × inner), the per-channel coefficient tables
 // a (channels × na) and b (channels × nb), all float32 or all float64; attributes version, n, m,
 // outer, channels, inner. Work is spread over XLA's intra-op thread pool.
-#include <atomic>
-#include <condition_variable>
-#include <memory>
-#include <mutex>
-
 #include "kernel.h"
+#include "parallel.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
 
 namespace {
 
-// Runs fn(i) for i in [0, count) on the calling thread and on the pool's threads. Late helpers
-// find no work left and touch only the shared state, so the caller may return once all is done.
+// fn(i) for i in [0, count) on the calling thread and XLA's intra-op pool.
 template <typename F>
 void parallel_for(ffi::ThreadPool& pool, int64_t count, const F& fn) {
-  struct State {
-    std::atomic<int64_t> next{0};
-    int64_t done = 0;
-    std::mutex mu;
-    std::condition_variable cv;
-  };
-  auto st = std::make_shared<State>();
-
-  auto work = [st, count, &fn]() {
-    int64_t finished = 0;
-    for (int64_t i; (i = st->next.fetch_add(1)) < count; ++finished) fn(i);
-    if (finished) {
-      std::lock_guard<std::mutex> lock(st->mu);
-      st->done += finished;
-      st->cv.notify_all();
-    }
-  };
-  const int64_t helpers = std::min<int64_t>(pool.num_threads(), count - 1);
-  for (int64_t h = 0; h < helpers; ++h) pool.Schedule([work]() { work(); });
-  work();
-  std::unique_lock<std::mutex> lock(st->mu);
-  st->cv.wait(lock, [&] { return st->done == count; });
-
+  auto schedule = [&](auto task) { pool.Schedule(std::move(task)); };
+  rationals::parallel_for(schedule, pool.num_threads(), count, fn);
 }
 
 rationals::Geometry geometry(int64_t outer, int64_t channels, int64_t inner) {

@@ -1,8 +1,10 @@
 """``rational``: R(x) = P(x)/Q(x) as a TensorFlow op with a memory-lean custom gradient.
 
-The formulas are :mod:`rationals.core.math`, evaluated over a small TensorFlow namespace. The
-gradient is analytic and recomputes everything from ``x``: the only tensors kept for the backward
-pass are ``x`` (in its own dtype) and the coefficients.
+Inside XLA on the CPU (``jit_compile=True``, Keras' default) forward and backward are the compiled
+kernels of :mod:`rationals.cpu` (:mod:`rationals.tf.kernels`). Elsewhere the formulas are
+:mod:`rationals.core.math` and :mod:`rationals.core.direct`, evaluated over a small TensorFlow
+namespace. Either way the gradient is analytic and recomputes everything from ``x``: the only
+tensors kept for the backward pass are ``x`` (in its own dtype) and the coefficients.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from rationals.core import direct
 from rationals.core import math as rmath
 from rationals.core.layout import check_groups, coefficient_shape, normalize_axis
 from rationals.core.variants import Variant, check_version, variant_from_sizes
+
+from . import kernels
 
 __all__ = ["rational"]
 
@@ -107,6 +112,24 @@ def _core(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return f(x, a, b)
 
 
+def _kernel_core(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor,
+                 axis: int | None) -> tf.Tensor:
+    """R(x) by the compiled CPU kernels; a and b as given ((K,) or (G, K)), in compute dtype."""
+
+    @tf.custom_gradient
+    def f(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor):
+        xc = tf.cast(x, a.dtype)
+        y = tf.cast(kernels.forward(v, xc, a, b, axis), x.dtype)
+
+        def grad(g: tf.Tensor):
+            dx, da, db = kernels.backward(v, xc, a, b, tf.cast(g, a.dtype), axis)
+            return tf.cast(dx, x.dtype), da, db
+
+        return y, grad
+
+    return f(x, a, b)
+
+
 def _with_form(v: Variant, xp: _Namespace, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, fn: Callable):
     """``fn(form)``, the form picked at run time by ``tf.cond``: ``"direct"`` (plain Horner,
     :mod:`rationals.core.direct`) when max |x| is within its overflow-free limit; else the general
@@ -131,8 +154,9 @@ def _check(name: str, c: tf.Tensor) -> None:
         raise ValueError(
             f"{name} must be 1-D (shared) or 2-D (groups, coefficients), got shape {c.shape}"
         )
-    if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(c))):
-        raise ValueError(f"{name} coefficients must be finite, got {c.numpy()}")
+    value = tf.get_static_value(c)  # known eagerly, and in graphs for constants
+    if value is not None and not np.isfinite(value).all():
+        raise ValueError(f"{name} coefficients must be finite, got {value}")
 
 
 def _broadcast(c: tf.Tensor, x: tf.Tensor, channel_axis: int, what: str) -> tf.Tensor:
@@ -196,6 +220,13 @@ def rational(
             b = b * tf.random.uniform(b.shape, 0.9, 1.1, dtype=ct)
         else:
             b = b * tf.random.stateless_uniform(b.shape, seed, 0.9, 1.1, dtype=ct)
+    if kernels.applies(v, x):
+        grouped = a.shape.rank == 2 or b.shape.rank == 2
+        axis = normalize_axis(channel_axis, x.shape.rank) if grouped and x.shape.rank else None
+        if grouped:  # the same checks and errors as _broadcast
+            for name, c in (("numerator", a), ("denominator", b)):
+                _broadcast(c, x, channel_axis, name)
+        return _kernel_core(v, x, a, b, axis)
     a = _broadcast(a, x, channel_axis, "numerator")
     b = _broadcast(b, x, channel_axis, "denominator")
     return _core(v, x, a, b)

@@ -59,6 +59,7 @@ REGISTRY = {
     "jax-cpu": "tests.contract.backend_jax:JaxCpuBackend",
     "pallas": "tests.contract.backend_jax:PallasBackend",
     "tf": "tests.contract.backend_tf:TfBackend",
+    "tf-xla": "tests.contract.backend_tf:TfXlaBackend",
     "mxnet": "tests.contract.backend_mxnet:MxnetBackend",
 }
 

@@ -140,7 +140,9 @@ def test_bad_input_is_a_clear_error(backend, numerator, denominator, version, sh
 )
 @given(
     st.sampled_from(VARIANTS),
-    st.floats(-50, 50, allow_nan=False, allow_subnormal=False),
+    # x0 / 3 must not be subnormal either: TensorFlow's CPU kernels flush subnormals to zero.
+    st.floats(-50, 50, allow_nan=False, allow_subnormal=False).map(
+        lambda v: 0.0 if abs(v) < 1e-300 else v),
     st.integers(0, 2**31 - 1),
 )
 def test_property_matches_core_anywhere(backend, case, x0, seed):

@@ -68,7 +68,7 @@ def test_a_failed_build_warns_and_uses_xla(monkeypatch):
         ((3, 70001), -1, 0, 0),  # shared: several chunks, a partial block at the end
         ((2, 24, 37, 41), 1, 4, 24),  # NCHW: runs of 37·41 per channel
         ((3000, 40), -1, 1, 8),  # channels last, groups of 5 channels: runs of 5
-        ((3000, 40), -1, 40, 40),  # per channel, channels last: lanes across channels, 40 = 2·16 + 8
+        ((3000, 40), -1, 40, 40),  # per channel, channels last: a lane per channel, 40 = 2·16 + 8
     ],
 )
 def test_large_inputs_with_huge_and_nan_elements_match_the_core(
