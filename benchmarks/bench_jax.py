@@ -2,7 +2,10 @@
 
 ``jit(grad)`` of ``sum(f(x))`` on 2^22 float32 elements (gradients with respect to x and, for
 rationals, both coefficient arrays), interleaved with the same for ``jax.nn.gelu``; the figure is
-the median over rounds of the per-round ratio (``benchmarks/common.py``). On the CPU the default
+the median over rounds of the per-round ratio (``benchmarks/common.py``). A second table times
+``jax.vjp`` with a given cotangent array, as inside a network (``grad`` of a sum makes XLA
+materialise the all-ones cotangent for the rational's custom call, which GELU's fused gradient
+never writes). On the CPU the default
 path is the compiled kernels (:mod:`rationals.cpu`); the XLA path (``implementation="xla"``, what
 other platforms and machines without a compiler use) is timed too. Also: the forward alone, and
 the bytes that ``jax.vjp`` keeps for the backward, relative to the input's bytes.
@@ -19,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import environment, markdown_table, time_interleaved, write_markdown
+from common import Measurement, environment, markdown_table, time_interleaved, write_markdown
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "jax.md"
 
@@ -34,6 +37,7 @@ def _candidates(size: int):
 
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(0.0, 1.5, size), jnp.float32)
+    g = jnp.asarray(rng.normal(size=size), jnp.float32)
     a, b = initial_coefficients(None, (5, 4), "A")
     a32, b32 = initial_coefficients(None, (3, 2), "A")
     channels = 1024 if size >= 2**14 else 64
@@ -59,6 +63,11 @@ def _candidates(size: int):
         "gelu bfloat16": (act_grad(jax.nn.gelu), (x.astype(jnp.bfloat16),),
                           "jit(grad) of sum(gelu(x)), bfloat16 input"),
         "gelu forward": (jax.jit(jax.nn.gelu), (x,), "jit(gelu) forward only"),
+        "gelu vjp": (jax.jit(lambda x, g: jax.vjp(jax.nn.gelu, x)[1](g)), (x, g),
+                     "jit(vjp) of gelu with a given cotangent"),
+        "rational (5,4) vjp": (
+            jax.jit(lambda x, a, b, g: jax.vjp(lambda x, a, b: rational(x, a, b), x, a, b)[1](g)),
+            (x, a, b, g), "jit(vjp) with a given cotangent, shared"),
         "rational (5,4) forward": (jax.jit(lambda x, a, b: rational(x, a, b)), (x, a, b),
                                    "jit(rational) forward only"),
     }
@@ -106,6 +115,10 @@ def main() -> None:
         lo, hi = m.ratio_spread
         rows.append([name, what, f"{m.median_seconds * 1e3:.2f}", f"{m.ratio:.2f}",
                      f"{lo:.2f}–{hi:.2f}"])
+    vjp = Measurement("rational (5,4) vjp", timings["rational (5,4) vjp"].seconds,
+                      [r / g for r, g in zip(timings["rational (5,4) vjp"].seconds,
+                                             timings["gelu vjp"].seconds, strict=True)])
+    lo, hi = vjp.ratio_spread
     memory = saved_bytes_ratio(size)
     body = (
         f"Measured by `python benchmarks/bench_jax.py{' --smoke' if args.smoke else ''}` "
@@ -113,6 +126,8 @@ def main() -> None:
         f"{size} float32 elements, {rounds} interleaved rounds; the machine was shared with "
         "other jobs, so figures are noisy).\n\n"
         + markdown_table(["candidate", "what", "ms", "÷ gelu", "quartiles"], rows)
+        + f"\nWith a given cotangent (`vjp` rows, paired by round): rational (5,4) ÷ gelu "
+        f"{vjp.ratio:.2f} (quartiles {lo:.2f}–{hi:.2f}).\n"
         + "\nBytes kept for the backward ÷ input bytes (`jax.vjp` residuals): "
         + ", ".join(f"{k} {v:.2f}" for k, v in memory.items()) + ".\n"
     )

@@ -155,6 +155,22 @@ def test_fit_lowers_the_loss(kwargs):
     assert history[-1] < 0.7 * history[0], history
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="XLA custom calls of the TF backend")
+def test_fit_with_jit_compile_uses_the_compiled_cpu_kernels(monkeypatch):
+    from rationals.tf import kernels
+
+    traced = []
+    forward = kernels.forward
+    monkeypatch.setattr(kernels, "forward", lambda *a, **k: traced.append(1) or forward(*a, **k))
+    keras.utils.set_random_seed(0)
+    model = _model(denominator_groups=4)
+    model.compile(keras.optimizers.Adam(1e-2), "mse", jit_compile=True)
+    x, y = _data()
+    history = model.fit(x, y, epochs=8, batch_size=64, verbose=0).history["loss"]
+    assert traced, "the layer did not take the kernels under XLA"
+    assert history[-1] < 0.7 * history[0], history
+
+
 def test_functional_model_and_keras_file_round_trip(tmp_path):
     inputs_ = keras.Input((4, 6))
     h = RationalLayer(version="boulle", shared_axes=[1])(inputs_)
