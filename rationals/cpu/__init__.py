@@ -71,10 +71,15 @@ def build(source: str, include_dirs: tuple[str, ...] = (), link_args: tuple[str,
     for name in ("kernel.h", "parallel.h", source):
         key.update((SOURCE_DIR / name).read_bytes())
     key.update("\0".join([*command, *link_args, version, _cpu_id(), platform.machine()]).encode())
-    out = _cache_dir() / f"{Path(source).stem}-{key.hexdigest()[:20]}.so"
+    name = f"{Path(source).stem}-{key.hexdigest()[:20]}.so"
+    out = _cache_dir() / name
     if out.exists():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # an unwritable home: build into the temporary directory instead
+        out = Path(tempfile.gettempdir()) / f"rationals-{os.getuid()}" / name
+        out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         target = Path(tmp) / out.name
         done = subprocess.run([*command, str(SOURCE_DIR / source), "-o", str(target), *link_args],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from rationals import cpu
@@ -45,3 +48,39 @@ def test_kernels_can_be_switched_off(monkeypatch):
     assert not cpu.enabled()
     monkeypatch.setenv("RATIONALS_CPU_KERNELS", "1")
     assert cpu.enabled()
+
+
+def _fake_compiler(calls):
+    """subprocess.run standing in for the compiler: --version works, a build writes its -o file."""
+
+    def run(command, **kwargs):
+        calls.append(command)
+        if "-o" in command:
+            Path(command[command.index("-o") + 1]).write_bytes(b"library")
+        return subprocess.CompletedProcess(command, 0, stdout="fake c++ 1.0", stderr="")
+
+    return run
+
+
+def test_builds_are_cached_by_content(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cpu.subprocess, "run", _fake_compiler(calls))
+    monkeypatch.setenv("CXX", "c++")
+    monkeypatch.setenv("RATIONALS_CACHE", str(tmp_path))
+    first = cpu.build.__wrapped__("jax_ffi.cc", ("/include",))
+    assert first.parent == tmp_path and first.read_bytes() == b"library"
+    assert cpu.build.__wrapped__("jax_ffi.cc", ("/include",)) == first  # no second build
+    assert sum("-o" in c for c in calls) == 1
+    other = cpu.build.__wrapped__("jax_ffi.cc", ("/other",))  # other flags: another library
+    assert other != first and sum("-o" in c for c in calls) == 2
+
+
+def test_an_unwritable_cache_falls_back_to_the_temporary_directory(monkeypatch, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setattr(cpu.subprocess, "run", _fake_compiler([]))
+    monkeypatch.setenv("CXX", "c++")
+    monkeypatch.setenv("RATIONALS_CACHE", str(blocked / "cache"))
+    monkeypatch.setattr(cpu.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    built = cpu.build.__wrapped__("jax_ffi.cc")
+    assert built.parent.parent == tmp_path / "tmp" and built.exists()
