@@ -4,7 +4,9 @@ Two ways to build R(x) in MXNet are measured, both evaluating the formulas of
 :mod:`rationals.core.math`:
 
 * ``custom op`` — the shipped :class:`rationals.mxnet.Rational`: an ``mx.operator.CustomOp``
-  that runs the numpy core block by block and recomputes everything from x in its backward;
+  that runs the compiled CPU kernels (:mod:`rationals.cpu.arrays`) and recomputes everything
+  from x in its backward; ``custom op, numpy`` is the same operator without a compiler
+  (``RATIONALS_CPU_KERNELS=0``): the numpy core block by block;
 * ``composed`` — the same formulas composed from ``mxnet.numpy`` operators, differentiated by
   MXNet's autograd (python scalars in ``where`` are made arrays: MXNet 1.9's
   ``where(array, array, scalar)`` has an inverted gradient, apache/mxnet#17893).
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import mxnet as mx
 import numpy as np
@@ -98,6 +101,12 @@ def _custom_op(n: int) -> Case:
     return Case(block, _input(n))
 
 
+def _custom_op_numpy(n: int) -> Case:
+    case = _custom_op(n)
+    case.scope = lambda: mock.patch.dict(os.environ, {"RATIONALS_CPU_KERNELS": "0"})
+    return case
+
+
 def _np_scope() -> AbstractContextManager:
     stack = ExitStack()
     stack.enter_context(mx.util.np_shape(True))
@@ -117,7 +126,8 @@ def _composed(n: int) -> Case:
     return Case(lambda x: rmath.forward(xp, v, x, a, b, effective), x, _np_scope)
 
 
-VARIANTS = {"gelu": _gelu, "custom op": _custom_op, "composed": _composed}
+VARIANTS = {"gelu": _gelu, "custom op": _custom_op, "custom op, numpy": _custom_op_numpy,
+            "composed": _composed}
 
 
 def _step(case: Case) -> None:
@@ -181,14 +191,14 @@ def main() -> None:
 
     sizes = [1 << 14] if args.smoke else [1 << 20, 1 << 21, 1 << 22]
     rounds = 2 if args.smoke else args.rounds
-    names = ["custom op", "composed"]
+    names = ["custom op", "custom op, numpy", "composed"]
     rows = []
     for n in sizes:
         m = time_ratios(n, rounds, names)
         cells = [f"2^{n.bit_length() - 1}", f"{m['gelu'].median_seconds * 1e3:.1f} ms"]
         for name in names:
             lo, hi = m[name].ratio_spread
-            cells.append(f"{m[name].ratio:.0f}× ({lo:.0f}–{hi:.0f})")
+            cells.append(f"{m[name].ratio:.3g}× ({lo:.3g}–{hi:.3g})")
         print(" | ".join(cells))
         rows.append(cells)
     mem_n = 1 << 18 if args.smoke else sizes[-1]
@@ -211,7 +221,8 @@ def main() -> None:
         f"ratio (lower–upper quartile in brackets).",
         "",
         markdown_table(
-            ["n", "GELU time", "custom op (shipped)", "composed `mxnet.numpy` + autograd"], rows
+            ["n", "GELU time", "custom op (shipped)", "custom op without a compiler (numpy)",
+             "composed `mxnet.numpy` + autograd"], rows
         ),
         f"Memory the recorded graph holds between forward and backward beyond x and the output, "
         f"÷ x's bytes (n = 2^{mem_n.bit_length() - 1}, resident set size; the custom op's "
@@ -219,7 +230,7 @@ def main() -> None:
         f"itself):",
         "",
         markdown_table(
-            ["GELU", "custom op (shipped)", "composed"],
+            ["GELU", "custom op (shipped)", "custom op, numpy", "composed"],
             [[f"{held[k]:.2f}" for k in ["gelu", *names]]],
         ),
     ])

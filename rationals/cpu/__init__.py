@@ -1,11 +1,13 @@
-"""Compiled CPU kernels (``kernel.h``) shared by the JAX and TensorFlow adapters.
+"""Compiled CPU kernels (``kernel.h``) shared by the JAX, TensorFlow and MXNet adapters.
 
-XLA on CPU runs each per-coefficient reduction of the backward as its own slow loop; these
-kernels compute R, dR/dx and every coefficient gradient in one vectorised, multi-threaded pass.
+XLA on CPU runs each per-coefficient reduction of the backward as its own slow loop, numpy one
+pass per operation; these kernels compute R, or dR/dx and every coefficient gradient, in one
+vectorised, multi-threaded pass. Bindings: ``jax_ffi.cc`` (XLA FFI), ``tf_xla.cc`` (TensorFlow's
+XLA custom calls) and ``c_api.cc`` (plain C for numpy arrays, :mod:`rationals.cpu.arrays`).
 They are C++ sources shipped with the package and built on first use with the system compiler
 (``$CXX``, else ``c++``; the torch adapter's compiled CPU path needs one too), cached under
 ``$RATIONALS_CACHE`` (default ``~/.cache/rationals``) by a hash of the sources, flags, compiler
-and CPU. ``RATIONALS_CPU_KERNELS=0`` turns them off (the adapters then use their XLA code).
+and CPU. ``RATIONALS_CPU_KERNELS=0`` turns them off (the adapters then use their own ops).
 Importing this module imports no framework.
 """
 
@@ -33,7 +35,7 @@ class BuildError(RuntimeError):
 
 
 def enabled() -> bool:
-    """False when ``RATIONALS_CPU_KERNELS=0`` asks for the adapters' XLA code instead."""
+    """False when ``RATIONALS_CPU_KERNELS=0`` asks for the adapters' own ops instead."""
     return os.environ.get("RATIONALS_CPU_KERNELS", "1") != "0"
 
 

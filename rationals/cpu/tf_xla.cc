@@ -6,14 +6,9 @@
 // with `out` an array of output buffers when there are several. Operands: x (viewed as outer ×
 // rows × inner), the coefficient tables a (rows × na) and b (rows × nb) [, g for the backward];
 // opaque: "version n m outer rows inner threads dtype" (dtype 4: float32, 8: float64). Work is
-// spread over a small pool of threads owned by this library.
-#include <condition_variable>
+// spread over the library's own pool of threads (parallel.h).
 #include <cstdio>
-#include <deque>
-#include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "kernel.h"
 #include "parallel.h"
@@ -41,53 +36,10 @@ Params parse(const char* opaque, size_t len) {
   return p;
 }
 
-// Worker threads that live as long as the process (never joined: no teardown at exit).
-class Pool {
- public:
-  explicit Pool(int size) {
-    for (int i = 0; i < size; ++i) std::thread([this] { loop(); }).detach();
-  }
-  void schedule(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void loop() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return !tasks_.empty(); });
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-};
-
-Pool& pool() {
-  static Pool* p = new Pool(int(std::max(1u, std::thread::hardware_concurrency())) - 1);
-  return *p;
-}
-
-// fn(i) for i in [0, count) on the caller and up to threads − 1 pool threads.
-template <typename F>
-void parallel_for(int threads, int64_t count, const F& fn) {
-  rationals::parallel_for([](auto task) { pool().schedule(task); }, threads - 1, count, fn);
-}
-
 template <typename T>
 void forward(const Params& p, void* out, const void** in) {
   const rationals::Geometry geo{p.outer, p.rows, p.inner};
-  auto par = [&](int64_t count, const auto& fn) { parallel_for(p.threads, count, fn); };
+  auto par = [&](int64_t count, const auto& fn) { rationals::pooled_for(p.threads, count, fn); };
   rationals::forward<T>(p.version, p.n, p.m, geo, static_cast<const T*>(in[0]),
                         static_cast<const T*>(in[1]), static_cast<const T*>(in[2]),
                         static_cast<T*>(out), par);
@@ -97,7 +49,7 @@ template <typename T>
 void backward(const Params& p, void* out, const void** in) {
   void** outs = static_cast<void**>(out);
   const rationals::Geometry geo{p.outer, p.rows, p.inner};
-  auto par = [&](int64_t count, const auto& fn) { parallel_for(p.threads, count, fn); };
+  auto par = [&](int64_t count, const auto& fn) { rationals::pooled_for(p.threads, count, fn); };
   rationals::backward<T>(p.version, p.n, p.m, geo, static_cast<const T*>(in[0]),
                          static_cast<const T*>(in[1]), static_cast<const T*>(in[2]),
                          static_cast<const T*>(in[3]), static_cast<T*>(outs[0]),

@@ -1,10 +1,12 @@
 """``rational``: R(x) = P(x)/Q(x) as an MXNet custom operator with a recomputing backward.
 
-The operator (``op_type="rationals_rational"``) evaluates the numpy core
-(:func:`rationals.core.rational` and :func:`rationals.core.rational_backward`) block by block,
-about 2^16 elements at a time, so that the core's temporaries stay in cache and never grow with
-the input. Its backward declares a dependency on the inputs and the output gradient only: the
-autograd graph keeps ``x`` and the coefficients, never the output nor any power of ``x``.
+The operator (``op_type="rationals_rational"``) runs the compiled CPU kernels
+(:mod:`rationals.cpu.arrays`: one threaded pass for R, one for every gradient). Where they cannot
+be built it evaluates the numpy core (:func:`rationals.core.rational` and
+:func:`rationals.core.rational_backward`) block by block, about 2^16 elements at a time, so that
+the core's temporaries stay in cache and never grow with the input. Its backward declares a
+dependency on the inputs and the output gradient only: the autograd graph keeps ``x`` and the
+coefficients, never the output nor any power of ``x``.
 
 It runs imperatively (``mx.nd``), in symbolic graphs (``mx.sym``), after ``hybridize()`` and in
 exported models; ``import rationals.mxnet`` registers it (also before ``SymbolBlock.imports``).
@@ -12,17 +14,21 @@ exported models; ``import rationals.mxnet`` registers it (also before ``SymbolBl
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import mxnet as mx
 import numpy as np
 
+from rationals import cpu
 from rationals.core import rational as core_rational
 from rationals.core import rational_backward as core_rational_backward
 from rationals.core.layout import check_groups, normalize_axis
 from rationals.core.validation import check_coefficients
-from rationals.core.variants import check_version, variant_from_sizes
+from rationals.core.variants import Variant, check_version, variant_from_sizes
+from rationals.cpu import arrays
 
 __all__ = ["OP_TYPE", "rational"]
 
@@ -58,10 +64,37 @@ def _blocks(before: int, channels: int, after: int) -> Iterator[tuple[slice, ...
                 yield (slice(i, i + 1), slice(None), slice(j, j + step))
 
 
+def _kernels(version: str, a: np.ndarray, b: np.ndarray) -> Variant | None:
+    """The variant when the compiled CPU kernels serve it here, else None (warning once if they
+    cannot be built)."""
+    v = variant_from_sizes(version, a.shape[-1], b.shape[-1])
+    if not cpu.enabled() or not cpu.supports(v.n, v.m):
+        return None
+    try:
+        arrays.library()
+    except cpu.BuildError as e:
+        _warn_once(f"rationals: the compiled CPU kernels are unavailable, using numpy: {e}")
+        return None
+    return v
+
+
+@cache
+def _warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _axis(x: np.ndarray, a: np.ndarray, b: np.ndarray, channel_axis: int) -> int | None:
+    grouped = a.ndim == 2 or b.ndim == 2
+    return normalize_axis(channel_axis, x.ndim) if grouped else None
+
+
 def forward_numpy(
     x: np.ndarray, a: np.ndarray, b: np.ndarray, version: str, channel_axis: int
 ) -> np.ndarray:
-    """R(x) by blocks of the numpy core (direct form where each block allows it)."""
+    """R(x): the compiled kernels, or blocks of the numpy core (direct form where allowed)."""
+    v = _kernels(version, a, b)
+    if v is not None:
+        return arrays.forward(v, x, a, b, _axis(x, a, b, channel_axis))
     grouped = a.ndim == 2 or b.ndim == 2
     x3 = x.reshape(_view(x.shape, grouped, channel_axis))
     y = np.empty_like(x3)
@@ -73,7 +106,11 @@ def forward_numpy(
 def backward_numpy(
     x: np.ndarray, a: np.ndarray, b: np.ndarray, g: np.ndarray, version: str, channel_axis: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dL/dx, dL/da, dL/db) by blocks of :func:`rationals.core.rational_backward`."""
+    """(dL/dx, dL/da, dL/db): the compiled kernels, or blocks of
+    :func:`rationals.core.rational_backward`."""
+    v = _kernels(version, a, b)
+    if v is not None:
+        return arrays.backward(v, x, a, b, g, _axis(x, a, b, channel_axis))
     grouped = a.ndim == 2 or b.ndim == 2
     shape3 = _view(x.shape, grouped, channel_axis)
     x3, g3 = x.reshape(shape3), g.reshape(shape3)
