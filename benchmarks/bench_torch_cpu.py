@@ -19,6 +19,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Row:
     shape: Callable[[int], tuple[int, ...]] = lambda n: (n,)
     dtype: torch.dtype = torch.float32
     kernels: str = "auto"
+    cpp: bool = True  # False: RATIONALS_CPU_KERNELS=0 (inductor-compiled or composed kernels)
     compiled: bool = False
     result: dict = field(default_factory=dict)
 
@@ -68,6 +70,7 @@ def _saved_ratio(layer: Rational, x: torch.Tensor) -> float:
 def measure(row: Row, rounds: int) -> None:
     """Time ``row`` against eager GELU (and compiled GELU for compiled rows)."""
     use_compiled_kernels(row.kernels)
+    os.environ["RATIONALS_CPU_KERNELS"] = "1" if row.cpp else "0"
     torch.manual_seed(0)
     x = torch.randn(row.shape(row.numel), dtype=row.dtype).requires_grad_()
     g = torch.randn_like(x)
@@ -107,10 +110,13 @@ print(time.perf_counter() - start)
 """
 
 
-def first_call_seconds(threads: int, numel: int, cold: bool) -> float:
-    """Seconds of the first forward+backward in a fresh process (compilation included)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    if cold:
+def first_call_seconds(threads: int, numel: int, cold: bool, cpp: bool) -> float:
+    """Seconds of the first forward+backward in a fresh process (building included): with the
+    C++ kernels (cold: an empty build cache) or the inductor ones (cold: inductor caches off)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), RATIONALS_CPU_KERNELS="1" if cpp else "0")
+    if cold and cpp:
+        env["RATIONALS_CACHE"] = tempfile.mkdtemp()
+    elif cold:
         env["TORCHINDUCTOR_FORCE_DISABLE_CACHES"] = "1"
     code = FIRST_CALL.format(threads=threads, numel=numel)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -133,7 +139,8 @@ def rows(n: int, smoke: bool) -> list[Row]:
     out = [
         Row("Rational A (5, 4), eager call", n),
         Row("compiled model (torch.compile)", n, compiled=True),
-        Row("fallback: composed eager ops", n, kernels="never"),
+        Row("without the C++ kernels: inductor-compiled", n, kernels="always", cpp=False),
+        Row("without any compiler: composed eager ops", n, kernels="never", cpp=False),
         Row("KAT layout (1, 6)/(8, 4), (B, L, 1024)", n, lambda: Rational(**kat), tokens),
         Row("NCHW, per-channel (64, 6)/(64, 4)", n,
             lambda: Rational(numerator_groups=64, denominator_groups=64), images),
@@ -191,11 +198,13 @@ def main() -> None:
         measured.append(row)
     body = table(measured)
     if not args.smoke:
-        cold = first_call_seconds(args.threads, 2**16, cold=True)
-        warm = first_call_seconds(args.threads, 2**16, cold=False)
-        body += (f"\nFirst forward+backward in a fresh process (compiles the kernels of A "
-                 f"(5, 4) float32): {cold:.1f} s with inductor's caches off, {warm:.1f} s with "
-                 "them warm (includes importing torch's compiler).\n")
+        first = {(cpp, cold): first_call_seconds(args.threads, 2**16, cold, cpp)
+                 for cpp in (True, False) for cold in (True, False)}
+        body += ("\nFirst forward+backward in a fresh process, A (5, 4) float32: C++ kernels "
+                 f"{first[True, True]:.1f} s with an empty build cache (builds them), "
+                 f"{first[True, False]:.1f} s once built; inductor kernels (without the C++ "
+                 f"ones) {first[False, True]:.1f} s with inductor's caches off, "
+                 f"{first[False, False]:.1f} s with them warm.\n")
     body = (f"Machine: {environment()}, torch {torch.__version__}, {args.threads} threads. "
             f"Each ratio: median over {rounds} interleaved rounds of (time / time of eager "
             "GELU in the same round); IQR in parentheses. Command: "

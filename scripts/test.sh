@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, every backend included:
-#   .venv        core, the shared contract (numpy, torch, compiled torch, Triton interpreter, JAX
-#                XLA, JAX CPU kernels, Pallas interpreter, TensorFlow eager and XLA), each adapter's own tests, plots, CLI, examples
+#   .venv        core, the shared contract (numpy; torch: C++ kernels, compiled, composed eager;
+#                Triton interpreter; JAX: XLA, C++ kernels, Pallas interpreter; TensorFlow:
+#                eager, XLA with C++ kernels), each adapter's own tests, plots, CLI, examples
 #   .venv        Keras 3 once per backend (tensorflow, jax, torch), each in its own process
 #   .venv-mxnet  core, contract and MXNet tests under numpy 1.23
 # then ruff and the strict docs build. Sets the environments up first if needed.
@@ -18,7 +19,7 @@ step() {  # step NAME COMMAND... : run, remember failure
   "$@" || { echo "=== $name FAILED"; status=1; }
 }
 py=.venv/bin/python
-export RATIONALS_REQUIRE_BACKENDS=numpy,torch,torch-compiled,triton,jax,jax-cpu,pallas,tf,tf-xla
+export RATIONALS_REQUIRE_BACKENDS=numpy,torch,torch-compiled,torch-composed,triton,jax,jax-cpu,pallas,tf,tf-xla
 
 step "pytest (.venv)" $py -m pytest -q -p no:cacheprovider -n 2 --dist load \
   --ignore=tests/keras --ignore=tests/mxnet --junitxml="$reports/main.xml" "$@"

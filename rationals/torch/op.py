@@ -9,8 +9,10 @@ Kernels, by device:
 
 * CUDA: the Triton kernels of :mod:`rationals.torch.kernels.triton_rational` (the composed eager
   path if Triton is missing);
-* CPU: inductor-compiled kernels of :mod:`rationals.torch.kernels.composed` (the composed eager
-  path for small inputs, or where nothing can be compiled);
+* CPU: the C++ kernels of :mod:`rationals.cpu` (:mod:`rationals.torch.kernels.cpu`; one pass
+  each, built once per machine); without them (no compiler, ``RATIONALS_CPU_KERNELS=0``),
+  inductor-compiled kernels of :mod:`rationals.torch.kernels.composed` (the composed eager path
+  for small inputs, or where nothing can be compiled);
 * anything else: the composed eager path.
 
 Every kernel receives a dense memory-order view of x (:mod:`rationals.torch.kernels.layout`), so
@@ -30,7 +32,7 @@ from rationals.core.layout import normalize_axis
 from rationals.core.validation import check_coefficients
 from rationals.core.variants import Variant
 
-from .kernels import composed
+from .kernels import composed, cpu
 from .kernels.layout import View, per_channel, to_groups
 
 __all__ = ["rational_backward_op", "rational_op"]
@@ -101,6 +103,11 @@ def _triton_for(x: torch.Tensor) -> ModuleType | None:
     return _triton_kernels() if x.is_cuda else None
 
 
+def _cpu_kernels_for(x: torch.Tensor, v: Variant) -> bool:
+    """Whether the compiled C++ CPU kernels (:mod:`rationals.cpu`) take this call."""
+    return x.device.type == "cpu" and cpu.available(v)
+
+
 def _coefficients(view: View, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Coefficients in x's compute dtype, per channel for grouped views."""
     c = c.detach().to(_compute_dtype(x.dtype))
@@ -124,6 +131,8 @@ def rational_op(
     triton = _triton_for(x)
     if triton is not None:
         y = triton.forward(xk, numerator.detach(), denominator.detach(), version, view.channel_dim)
+    elif _cpu_kernels_for(x, v):
+        y = cpu.forward(v, xk, numerator, denominator)
     else:
         a, b = _coefficients(view, x, numerator), _coefficients(view, x, denominator)
         y = composed.forward(v, xk, a, b)
@@ -152,6 +161,8 @@ def rational_backward_op(
         dx, da, db = triton.backward(
             gk, xk, numerator.detach(), denominator.detach(), version, view.channel_dim
         )
+    elif _cpu_kernels_for(x, v):
+        dx, da, db = cpu.backward(v, gk, xk, numerator, denominator)
     else:
         a, b = _coefficients(view, x, numerator), _coefficients(view, x, denominator)
         dx, da, db = composed.backward(v, gk, xk, a, b)

@@ -1,7 +1,8 @@
 """The torch adapter as contract backends: eager calls, and a module compiled with torch.compile.
 
-``TorchBackend`` calls :func:`rationals.torch.rational` (the custom op; small inputs take the
-composed path, large ones the inductor-compiled kernels). ``CompiledTorchBackend`` runs a
+``TorchBackend`` calls :func:`rationals.torch.rational` (the custom op; on the CPU the compiled
+C++ kernels of :mod:`rationals.cpu`). ``ComposedTorchBackend`` does the same without them and
+without inductor: the composed eager path of machines without a compiler and of other devices. ``CompiledTorchBackend`` runs a
 :class:`rationals.torch.Rational` holding the case's coefficients inside
 ``torch.compile(fullgraph=True, dynamic=True)``: one compiled call per version, coefficient shape,
 channel axis and dtype, each with its own code object (so its own dynamo recompile budget).
@@ -10,12 +11,13 @@ Dynamo wraps errors raised while tracing; the adapter's own ValueError is unwrap
 
 from __future__ import annotations
 
+import os
 import types
 
 import numpy as np
 import torch
 
-from rationals.torch import Rational, rational
+from rationals.torch import Rational, rational, use_compiled_kernels
 
 
 def _tensor(x: np.ndarray, dtype: str) -> torch.Tensor:
@@ -41,6 +43,29 @@ class TorchBackend:
         b = _tensor(denominator, "float64").requires_grad_()
         rational(xt, a, b, version, channel_axis=channel_axis).backward(_tensor(grad, dtype))
         return _numpy(xt.grad), _numpy(a.grad), _numpy(b.grad)
+
+
+class ComposedTorchBackend(TorchBackend):
+    name = "torch-composed"
+
+    def _composed(self, method, *args):
+        saved = os.environ.get("RATIONALS_CPU_KERNELS")
+        os.environ["RATIONALS_CPU_KERNELS"] = "0"
+        use_compiled_kernels("never")
+        try:
+            return method(self, *args)
+        finally:
+            use_compiled_kernels("auto")
+            if saved is None:
+                del os.environ["RATIONALS_CPU_KERNELS"]
+            else:
+                os.environ["RATIONALS_CPU_KERNELS"] = saved
+
+    def forward(self, *args):
+        return self._composed(TorchBackend.forward, *args)
+
+    def backward(self, *args):
+        return self._composed(TorchBackend.backward, *args)
 
 
 def _unwrapped(err: Exception) -> Exception:

@@ -54,6 +54,7 @@ REGISTRY = {
     "numpy": "tests.contract.backend_numpy:NumpyBackend",
     "torch": "tests.contract.backend_torch:TorchBackend",
     "torch-compiled": "tests.contract.backend_torch:CompiledTorchBackend",
+    "torch-composed": "tests.contract.backend_torch:ComposedTorchBackend",
     "triton": "tests.contract.backend_triton:TritonBackend",
     "jax": "tests.contract.backend_jax:JaxBackend",
     "jax-cpu": "tests.contract.backend_jax:JaxCpuBackend",

@@ -14,3 +14,9 @@ def _default_kernel_mode():
     yield
     use_compiled_kernels("auto")
     composed._settings.compiler_failed = False
+
+
+@pytest.fixture
+def inductor_kernels(monkeypatch):
+    """CPU inputs take the inductor-compiled kernels: the C++ kernels (the default) are off."""
+    monkeypatch.setenv("RATIONALS_CPU_KERNELS", "0")

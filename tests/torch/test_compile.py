@@ -64,7 +64,7 @@ COMPILED_CASES = [
 
 
 @pytest.mark.parametrize(("version", "degrees", "shape", "axis", "gn", "gd"), COMPILED_CASES)
-def test_compiled_kernels_match_the_core(version, degrees, shape, axis, gn, gd):
+def test_compiled_kernels_match_the_core(version, degrees, shape, axis, gn, gd, inductor_kernels):
     use_compiled_kernels("always")
     x, a, b = case(version, degrees, shape, gn, gd)
     g = torch.cos(torch.arange(x.numel(), dtype=x.dtype)).reshape(shape)
@@ -79,7 +79,7 @@ def test_compiled_kernels_match_the_core(version, degrees, shape, axis, gn, gd):
         np.testing.assert_allclose(numpy(got), w, rtol=1e-10, atol=1e-10)
 
 
-def test_compiled_kernels_half_input_and_no_recompile_for_new_sizes():
+def test_compiled_kernels_half_input_and_no_recompile_for_new_sizes(inductor_kernels):
     use_compiled_kernels("always")
     layer = Rational()
     torch._dynamo.utils.counters.clear()
@@ -93,7 +93,7 @@ def test_compiled_kernels_half_input_and_no_recompile_for_new_sizes():
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 2  # forward, backward
 
 
-def test_auto_mode_compiles_hot_or_large_kernels():
+def test_auto_mode_compiles_hot_or_large_kernels(inductor_kernels):
     use_compiled_kernels("auto", min_numel=10**12, after_calls=2)
     composed._kernels.clear()
     layer = Rational()
@@ -108,7 +108,7 @@ def test_auto_mode_compiles_hot_or_large_kernels():
     assert all(k.compiled is not None for k in composed._kernels.values())
 
 
-def test_fallback_when_compiling_fails(monkeypatch):
+def test_fallback_when_compiling_fails(monkeypatch, inductor_kernels):
     def broken(fn, name):
         def fail(*args):
             raise RuntimeError("no compiler here")
@@ -138,20 +138,22 @@ def _saved_bytes(fn, x: torch.Tensor) -> int:
 
 
 @pytest.mark.parametrize(
-    ("layer", "mode"),
-    [(Rational(), "never"), (Rational(), "always"), (Rational(version="D"), "never"),
-     (Rational(numerator_groups=1, denominator_groups=8), "never")],
-    ids=["shared", "shared-compiled", "D", "grouped"],
+    ("layer", "mode", "cpp"),
+    [(Rational(), "never", "0"), (Rational(), "always", "0"), (Rational(), "never", "1"),
+     (Rational(version="D"), "never", "0"),
+     (Rational(numerator_groups=1, denominator_groups=8), "never", "0")],
+    ids=["shared", "shared-compiled", "shared-c++", "D", "grouped"],
 )
-def test_saves_only_the_input(layer, mode):
+def test_saves_only_the_input(monkeypatch, layer, mode, cpp):
     """Bytes saved for backward ≤ 1.1 × the input's (x and the coefficients only)."""
+    monkeypatch.setenv("RATIONALS_CPU_KERNELS", cpp)
     use_compiled_kernels(mode)
     x = torch.randn(16, 8, 32, requires_grad=True)
     assert _saved_bytes(layer, x) <= 1.1 * x.nbytes
 
 
 @pytest.mark.parametrize("version", ["A", "B", "C", "N", "boulle"])
-def test_compiled_direct_and_general_forms_by_input_range(version):
+def test_compiled_direct_and_general_forms_by_input_range(version, inductor_kernels):
     """Moderate inputs take the direct-form kernel, huge or non-finite ones the general form;
     both agree with the core (float64) and stay finite where the core is."""
     use_compiled_kernels("always")
