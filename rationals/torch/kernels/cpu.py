@@ -62,7 +62,8 @@ def _scalars(v: Variant, xk: torch.Tensor, rows: int) -> list[int]:
 
 
 def forward(v: Variant, xk: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """R on the contiguous kernel view ``xk``; float32/float64 in, x's dtype out."""
+    """R on the contiguous kernel view ``xk`` (other dtypes than float32/float64 are computed
+    in float32 on converted copies); x's dtype out."""
     ct = torch.float64 if xk.dtype == torch.float64 else torch.float32
     xc = xk.to(ct)
     rows, ta, tb = _tables(a, b, ct)
