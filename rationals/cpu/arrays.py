@@ -23,7 +23,7 @@ _INT = (ctypes.c_int,) * 3 + (ctypes.c_int64,) * 3 + (ctypes.c_int,)
 @cache
 def library() -> ctypes.CDLL:
     """The C interface, built once per machine; raises :class:`rationals.cpu.BuildError`."""
-    lib = ctypes.CDLL(str(build("c_api.cc")))
+    lib = ctypes.CDLL(str(build("c_api.cc", (), ("-fopenmp",))))
     for suffix, t in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         ptr = ctypes.POINTER(t)
         getattr(lib, f"rationals_forward_{suffix}").argtypes = [*_INT] + [ptr] * 4

@@ -1,22 +1,30 @@
-// A plain C interface to kernel.h, for callers holding raw arrays (numpy through ctypes: the
-// MXNet operator). x is viewed as outer × rows × inner; a (rows × na) and b (rows × nb) are the
-// coefficient tables; work is spread over `threads` threads of the library's pool.
+// A plain C interface to kernel.h, for callers holding raw arrays (through ctypes: the torch
+// adapter and the MXNet operator). x is viewed as outer × rows × inner; a (rows × na) and
+// b (rows × nb) are the coefficient tables; work is spread over `threads` OpenMP threads. Built
+// with -fopenmp, the library shares the process's libgomp (torch and MXNet load one), so its
+// threads are the framework's own instead of competing with them.
 #include "kernel.h"
-#include "parallel.h"
 
 namespace {
+
+// fn(i) for i in [0, count) on up to `threads` OpenMP threads.
+template <typename F>
+void omp_for(int threads, int64_t count, const F& fn) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (count > 1)
+  for (int64_t i = 0; i < count; ++i) fn(i);
+}
 
 template <typename T>
 void forward(int version, int n, int m, int64_t outer, int64_t rows, int64_t inner, int threads,
              const T* x, const T* a, const T* b, T* out) {
-  auto par = [&](int64_t count, const auto& fn) { rationals::pooled_for(threads, count, fn); };
+  auto par = [&](int64_t count, const auto& fn) { omp_for(threads, count, fn); };
   rationals::forward<T>(version, n, m, rationals::Geometry{outer, rows, inner}, x, a, b, out, par);
 }
 
 template <typename T>
 void backward(int version, int n, int m, int64_t outer, int64_t rows, int64_t inner, int threads,
               const T* x, const T* g, const T* a, const T* b, T* dx, T* da, T* db) {
-  auto par = [&](int64_t count, const auto& fn) { rationals::pooled_for(threads, count, fn); };
+  auto par = [&](int64_t count, const auto& fn) { omp_for(threads, count, fn); };
   rationals::backward<T>(version, n, m, rationals::Geometry{outer, rows, inner}, x, g, a, b, dx,
                          da, db, par);
 }
