@@ -11,8 +11,9 @@ Kernels, by device:
   path if Triton is missing);
 * CPU: the C++ kernels of :mod:`rationals.cpu` (:mod:`rationals.torch.kernels.cpu`; one pass
   each, built once per machine) for float32/float64; for half inputs and without them (no
-  compiler, ``RATIONALS_CPU_KERNELS=0``), inductor-compiled kernels of :mod:`rationals.torch.kernels.composed` (the composed eager path
-  for small inputs, or where nothing can be compiled);
+  compiler, ``RATIONALS_CPU_KERNELS=0``), inductor-compiled kernels of
+  :mod:`rationals.torch.kernels.composed` (the composed eager path for small inputs, or where
+  nothing can be compiled);
 * anything else: the composed eager path.
 
 Every kernel receives a dense memory-order view of x (:mod:`rationals.torch.kernels.layout`), so
