@@ -3,10 +3,11 @@
 ``TorchBackend`` calls :func:`rationals.torch.rational` (the custom op; on the CPU the compiled
 C++ kernels of :mod:`rationals.cpu`). ``ComposedTorchBackend`` does the same without them and
 without inductor: the composed eager path of machines without a compiler and of other devices.
-``CompiledTorchBackend`` runs a :class:`rationals.torch.Rational` holding the case's coefficients inside
-``torch.compile(fullgraph=True, dynamic=True)``: one compiled call per version, coefficient shape,
-channel axis and dtype, each with its own code object (so its own dynamo recompile budget).
-Dynamo wraps errors raised while tracing; the adapter's own ValueError is unwrapped.
+``CompiledTorchBackend`` runs a :class:`rationals.torch.Rational` holding the case's coefficients
+inside ``torch.compile(fullgraph=True, dynamic=True)``: one compiled call per version,
+coefficient shape, channel axis and dtype, each with its own code object (so its own dynamo
+recompile budget). Dynamo wraps errors raised while tracing; the adapter's own ValueError is
+unwrapped.
 """
 
 from __future__ import annotations
