@@ -1,8 +1,9 @@
 """The compiled CPU kernels on numpy arrays (through ctypes): used by the MXNet operator.
 
-``forward`` and ``backward`` take x of any float dtype (float16 and others are computed in
-float32, float64 in float64) and coefficients ``(K,)`` shared or ``(G, K)`` grouped over
-``axis``; results come back in x's dtype, coefficient gradients in float64.
+``forward`` and ``backward`` take x of any float dtype (float64 in float64; float32 and float16,
+which the kernels read as is, and others, converted first, in float32) and coefficients ``(K,)``
+shared or ``(G, K)`` grouped over ``axis``; results come back in x's dtype, coefficient gradients
+in float64. :func:`library` also serves the torch adapter (its bfloat16 entry included).
 """
 
 from __future__ import annotations
@@ -18,21 +19,37 @@ from rationals.core.variants import Variant
 from . import VERSION_CODES, build, geometry, row_count
 
 _INT = (ctypes.c_int,) * 3 + (ctypes.c_int64,) * 3 + (ctypes.c_int,)
+#: Entry suffix of each storage dtype of x: its coefficient type is float64 for f64, else float32.
+SUFFIXES = ("f32", "f64", "f16", "bf16")
 
 
 @cache
 def library() -> ctypes.CDLL:
-    """The C interface, built once per machine; raises :class:`rationals.cpu.BuildError`."""
+    """The C interface, built once per machine; raises :class:`rationals.cpu.BuildError`.
+
+    ``rationals_forward_<suffix>(version, n, m, outer, rows, inner, threads, x, a, b, out)`` and
+    ``rationals_backward_<suffix>(..., x, g, a, b, dx, da, db)``, x/g/out/dx as ``void*``.
+    """
     lib = ctypes.CDLL(str(build("c_api.cc", (), ("-fopenmp",))))
-    for suffix, t in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        ptr = ctypes.POINTER(t)
-        getattr(lib, f"rationals_forward_{suffix}").argtypes = [*_INT] + [ptr] * 4
-        getattr(lib, f"rationals_backward_{suffix}").argtypes = [*_INT] + [ptr] * 7
+    void = ctypes.c_void_p
+    for suffix in SUFFIXES:
+        ptr = ctypes.POINTER(ctypes.c_double if suffix == "f64" else ctypes.c_float)
+        getattr(lib, f"rationals_forward_{suffix}").argtypes = [*_INT, void, ptr, ptr, void]
+        getattr(lib, f"rationals_backward_{suffix}").argtypes = [
+            *_INT, void, void, ptr, ptr, void, ptr, ptr]
     return lib
 
 
-def _compute(x: np.ndarray) -> np.dtype:
-    return np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
+def _storage(x: np.ndarray) -> np.dtype:
+    """The dtype the kernels read x in: its own for float64/32/16, else float32."""
+    return x.dtype if x.dtype in (np.float64, np.float32, np.float16) else np.dtype(np.float32)
+
+
+def _compute(storage: np.dtype) -> np.dtype:
+    return np.dtype(np.float64) if storage == np.float64 else np.dtype(np.float32)
+
+
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.float16): "f16"}
 
 
 def _tables(a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> tuple[int, np.ndarray, np.ndarray]:
@@ -52,7 +69,7 @@ def _untable(d: np.ndarray, c: np.ndarray) -> np.ndarray:
     return d.reshape(c.shape[0], d.shape[0] // c.shape[0], c.shape[1]).sum(axis=1)
 
 
-def _pointer(t: np.ndarray):
+def _table_pointer(t: np.ndarray):
     ctype = ctypes.c_double if t.dtype == np.float64 else ctypes.c_float
     return t.ctypes.data_as(ctypes.POINTER(ctype))
 
@@ -65,23 +82,25 @@ def _scalars(v: Variant, shape: tuple[int, ...], axis: int | None, rows: int) ->
 def forward(v: Variant, x: np.ndarray, a: np.ndarray, b: np.ndarray,
             axis: int | None) -> np.ndarray:
     """R(x), in x's dtype."""
-    ct = _compute(x)
-    xc = np.ascontiguousarray(x, ct)
-    rows, ta, tb = _tables(a, b, ct)
-    out = np.empty_like(xc)
-    fn = getattr(library(), f"rationals_forward_f{8 * ct.itemsize}")
-    fn(*_scalars(v, x.shape, axis, rows), *map(_pointer, (xc, ta, tb, out)))
+    st = _storage(x)
+    xs = np.ascontiguousarray(x, st)
+    rows, ta, tb = _tables(a, b, _compute(st))
+    out = np.empty_like(xs)
+    fn = getattr(library(), f"rationals_forward_{_SUFFIX[st]}")
+    fn(*_scalars(v, x.shape, axis, rows), xs.ctypes.data, _table_pointer(ta), _table_pointer(tb),
+       out.ctypes.data)
     return out.astype(x.dtype, copy=False)
 
 
 def backward(v: Variant, x: np.ndarray, a: np.ndarray, b: np.ndarray, g: np.ndarray,
              axis: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(g·dR/dx in x's dtype, Σ g·dR/da, Σ g·dR/db in float64)."""
-    ct = _compute(x)
-    xc, gc = np.ascontiguousarray(x, ct), np.ascontiguousarray(g, ct)
-    rows, ta, tb = _tables(a, b, ct)
-    dx, da, db = np.empty_like(xc), np.empty_like(ta), np.empty_like(tb)
-    fn = getattr(library(), f"rationals_backward_f{8 * ct.itemsize}")
-    fn(*_scalars(v, x.shape, axis, rows), *map(_pointer, (xc, gc, ta, tb, dx, da, db)))
+    st = _storage(x)
+    xs, gs = np.ascontiguousarray(x, st), np.ascontiguousarray(g, st)
+    rows, ta, tb = _tables(a, b, _compute(st))
+    dx, da, db = np.empty_like(xs), np.empty_like(ta), np.empty_like(tb)
+    fn = getattr(library(), f"rationals_backward_{_SUFFIX[st]}")
+    fn(*_scalars(v, x.shape, axis, rows), xs.ctypes.data, gs.ctypes.data, _table_pointer(ta),
+       _table_pointer(tb), dx.ctypes.data, _table_pointer(da), _table_pointer(db))
     return (dx.astype(x.dtype, copy=False), _untable(da.astype(np.float64), a),
             _untable(db.astype(np.float64), b))

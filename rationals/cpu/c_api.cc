@@ -14,47 +14,42 @@ void omp_for(int threads, int64_t count, const F& fn) {
   for (int64_t i = 0; i < count; ++i) fn(i);
 }
 
-template <typename T>
+template <typename T, typename S>
 void forward(int version, int n, int m, int64_t outer, int64_t rows, int64_t inner, int threads,
-             const T* x, const T* a, const T* b, T* out) {
+             const void* x, const T* a, const T* b, void* out) {
   auto par = [&](int64_t count, const auto& fn) { omp_for(threads, count, fn); };
-  rationals::forward<T>(version, n, m, rationals::Geometry{outer, rows, inner}, x, a, b, out, par);
+  rationals::forward<T, S>(version, n, m, rationals::Geometry{outer, rows, inner},
+                           static_cast<const S*>(x), a, b, static_cast<S*>(out), par);
 }
 
-template <typename T>
+template <typename T, typename S>
 void backward(int version, int n, int m, int64_t outer, int64_t rows, int64_t inner, int threads,
-              const T* x, const T* g, const T* a, const T* b, T* dx, T* da, T* db) {
+              const void* x, const void* g, const T* a, const T* b, void* dx, T* da, T* db) {
   auto par = [&](int64_t count, const auto& fn) { omp_for(threads, count, fn); };
-  rationals::backward<T>(version, n, m, rationals::Geometry{outer, rows, inner}, x, g, a, b, dx,
-                         da, db, par);
+  rationals::backward<T, S>(version, n, m, rationals::Geometry{outer, rows, inner},
+                            static_cast<const S*>(x), static_cast<const S*>(g), a, b,
+                            static_cast<S*>(dx), da, db, par);
 }
 
 }  // namespace
 
+// One forward and one backward entry per dtype of x: f32, f64, f16 and bf16 (the halves with
+// float32 coefficient tables and gradients).
+#define RATIONALS_ENTRIES(SUFFIX, T, S)                                                          \
+  void rationals_forward_##SUFFIX(int version, int n, int m, int64_t outer, int64_t rows,       \
+                                  int64_t inner, int threads, const void* x, const T* a,       \
+                                  const T* b, void* out) {                                     \
+    forward<T, S>(version, n, m, outer, rows, inner, threads, x, a, b, out);                    \
+  }                                                                                             \
+  void rationals_backward_##SUFFIX(int version, int n, int m, int64_t outer, int64_t rows,      \
+                                   int64_t inner, int threads, const void* x, const void* g,   \
+                                   const T* a, const T* b, void* dx, T* da, T* db) {           \
+    backward<T, S>(version, n, m, outer, rows, inner, threads, x, g, a, b, dx, da, db);         \
+  }
+
 extern "C" {
-
-void rationals_forward_f32(int version, int n, int m, int64_t outer, int64_t rows, int64_t inner,
-                           int threads, const float* x, const float* a, const float* b,
-                           float* out) {
-  forward(version, n, m, outer, rows, inner, threads, x, a, b, out);
-}
-
-void rationals_forward_f64(int version, int n, int m, int64_t outer, int64_t rows, int64_t inner,
-                           int threads, const double* x, const double* a, const double* b,
-                           double* out) {
-  forward(version, n, m, outer, rows, inner, threads, x, a, b, out);
-}
-
-void rationals_backward_f32(int version, int n, int m, int64_t outer, int64_t rows, int64_t inner,
-                            int threads, const float* x, const float* g, const float* a,
-                            const float* b, float* dx, float* da, float* db) {
-  backward(version, n, m, outer, rows, inner, threads, x, g, a, b, dx, da, db);
-}
-
-void rationals_backward_f64(int version, int n, int m, int64_t outer, int64_t rows, int64_t inner,
-                            int threads, const double* x, const double* g, const double* a,
-                            const double* b, double* dx, double* da, double* db) {
-  backward(version, n, m, outer, rows, inner, threads, x, g, a, b, dx, da, db);
-}
-
+RATIONALS_ENTRIES(f32, float, float)
+RATIONALS_ENTRIES(f64, double, double)
+RATIONALS_ENTRIES(f16, float, rationals::Half)
+RATIONALS_ENTRIES(bf16, float, rationals::BFloat16)
 }  // extern "C"

@@ -1,8 +1,9 @@
 // XLA FFI handlers (JAX, CPU) for kernel.h: RationalsForward and RationalsBackward.
 //
-// Operands: x (any shape, viewed as outer × channels × inner), the per-channel coefficient tables
-// a (channels × na) and b (channels × nb), all float32 or all float64; attributes version, n, m,
-// outer, channels, inner. Work is spread over XLA's intra-op thread pool.
+// Operands: x (any shape, viewed as outer × rows × inner; float64, float32, float16 or bfloat16,
+// the halves computed in float32), the coefficient tables a (rows × na) and b (rows × nb) in
+// x's compute dtype; attributes version, n, m, outer, channels (= rows), inner. Work is spread
+// over XLA's intra-op thread pool.
 #include "kernel.h"
 #include "parallel.h"
 #include "xla/ffi/api/ffi.h"
@@ -22,28 +23,39 @@ rationals::Geometry geometry(int64_t outer, int64_t channels, int64_t inner) {
   return rationals::Geometry{outer, channels, inner};
 }
 
-ffi::Error check(ffi::AnyBuffer x, ffi::AnyBuffer a, ffi::AnyBuffer b) {
-  if (x.element_type() != a.element_type() || x.element_type() != b.element_type())
-    return ffi::Error::InvalidArgument("rationals: x and coefficients must share one dtype");
-  if (x.element_type() != ffi::F32 && x.element_type() != ffi::F64)
-    return ffi::Error::InvalidArgument("rationals: the CPU kernel takes float32 or float64");
+// Calls fn(T{}, S{}) with the compute type T and the storage type S of x's dtype.
+template <typename F>
+ffi::Error dispatch(ffi::AnyBuffer x, ffi::AnyBuffer a, ffi::AnyBuffer b, F&& fn) {
+  const auto coefficients = x.element_type() == ffi::F64 ? ffi::F64 : ffi::F32;
+  if (a.element_type() != coefficients || b.element_type() != coefficients)
+    return ffi::Error::InvalidArgument(
+        "rationals: coefficients must be float64 for float64 inputs, float32 otherwise");
+  switch (x.element_type()) {
+    case ffi::F32: fn(float{}, float{}); break;
+    case ffi::F64: fn(double{}, double{}); break;
+    case ffi::F16: fn(float{}, rationals::Half{}); break;
+    case ffi::BF16: fn(float{}, rationals::BFloat16{}); break;
+    default:
+      return ffi::Error::InvalidArgument(
+          "rationals: the CPU kernel takes float64, float32, float16 or bfloat16 inputs");
+  }
   return ffi::Error::Success();
 }
+
+template <typename S>
+S* data(ffi::AnyBuffer buffer) { return static_cast<S*>(buffer.untyped_data()); }
 
 ffi::Error Forward(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer a, ffi::AnyBuffer b,
                    ffi::Result<ffi::AnyBuffer> out, int32_t version, int32_t n, int32_t m,
                    int64_t outer, int64_t channels, int64_t inner) {
-  if (auto e = check(x, a, b); e.failure()) return e;
   const auto geo = geometry(outer, channels, inner);
   auto par = [&](int64_t count, const auto& fn) { parallel_for(pool, count, fn); };
-  if (x.element_type() == ffi::F32)
-    rationals::forward<float>(version, n, m, geo, x.typed_data<float>(), a.typed_data<float>(),
-                              b.typed_data<float>(), out->typed_data<float>(), par);
-  else
-    rationals::forward<double>(version, n, m, geo, x.typed_data<double>(),
-                               a.typed_data<double>(), b.typed_data<double>(),
-                               out->typed_data<double>(), par);
-  return ffi::Error::Success();
+  return dispatch(x, a, b, [&](auto t, auto s) {
+    using T = decltype(t);
+    using S = decltype(s);
+    rationals::forward<T, S>(version, n, m, geo, data<const S>(x), data<const T>(a),
+                             data<const T>(b), data<S>(*out), par);
+  });
 }
 
 ffi::Error Backward(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer g, ffi::AnyBuffer a,
@@ -51,20 +63,15 @@ ffi::Error Backward(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer g, ff
                     ffi::Result<ffi::AnyBuffer> da, ffi::Result<ffi::AnyBuffer> db,
                     int32_t version, int32_t n, int32_t m, int64_t outer, int64_t channels,
                     int64_t inner) {
-  if (auto e = check(x, a, b); e.failure()) return e;
   const auto geo = geometry(outer, channels, inner);
   auto par = [&](int64_t count, const auto& fn) { parallel_for(pool, count, fn); };
-  if (x.element_type() == ffi::F32)
-    rationals::backward<float>(version, n, m, geo, x.typed_data<float>(), g.typed_data<float>(),
-                               a.typed_data<float>(), b.typed_data<float>(),
-                               dx->typed_data<float>(), da->typed_data<float>(),
-                               db->typed_data<float>(), par);
-  else
-    rationals::backward<double>(version, n, m, geo, x.typed_data<double>(),
-                                g.typed_data<double>(), a.typed_data<double>(),
-                                b.typed_data<double>(), dx->typed_data<double>(),
-                                da->typed_data<double>(), db->typed_data<double>(), par);
-  return ffi::Error::Success();
+  return dispatch(x, a, b, [&](auto t, auto s) {
+    using T = decltype(t);
+    using S = decltype(s);
+    rationals::backward<T, S>(version, n, m, geo, data<const S>(x), data<const S>(g),
+                              data<const T>(a), data<const T>(b), data<S>(*dx), data<T>(*da),
+                              data<T>(*db), par);
+  });
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace rationals {
@@ -127,6 +128,86 @@ inline void store(T* p, const Vec<T>& v) { std::memcpy(p, &v, sizeof(v)); }
 inline VecD widen(const VecF& v) { return __builtin_convertvector(v, VecD); }
 inline VecD widen(const VecD& v) { return v; }
 
+// Storage types of half-precision inputs (computed in float): IEEE float16 and bfloat16 bits.
+struct Half { uint16_t bits; };
+struct BFloat16 { uint16_t bits; };
+
+typedef _Float16 VecH __attribute__((vector_size(kLanes * 2)));
+typedef uint16_t VecU16 __attribute__((vector_size(kLanes * 2)));
+typedef uint32_t VecU32 __attribute__((vector_size(kLanes * 4)));
+
+// kLanes values of storage type S as a vector of compute type T, and back (round to nearest even;
+// bfloat16 keeps NaN a NaN).
+template <typename T, typename S>
+inline Vec<T> load_as(const S* p) {
+  if constexpr (std::is_same_v<S, T>) {
+    return load(p);
+  } else if constexpr (std::is_same_v<S, Half>) {
+    VecH h;
+    std::memcpy(&h, p, sizeof(h));
+    return __builtin_convertvector(h, VecF);
+  } else {
+    VecU16 h;
+    std::memcpy(&h, p, sizeof(h));
+    const VecU32 w = __builtin_convertvector(h, VecU32) << 16;
+    VecF f;
+    std::memcpy(&f, &w, sizeof(f));
+    return f;
+  }
+}
+
+template <typename T, typename S>
+inline void store_as(S* p, const Vec<T>& v) {
+  if constexpr (std::is_same_v<S, T>) {
+    store(p, v);
+  } else if constexpr (std::is_same_v<S, Half>) {
+    const VecH h = __builtin_convertvector(v, VecH);
+    std::memcpy(p, &h, sizeof(h));
+  } else {
+    VecU32 u;
+    std::memcpy(&u, &v, sizeof(u));
+    const VecU32 rounded = (u + (0x7FFFu + ((u >> 16) & 1u))) >> 16;
+    const VecU32 out = (v != v) ? (u | 0x400000u) >> 16 : rounded;
+    const VecU16 h = __builtin_convertvector(out, VecU16);
+    std::memcpy(p, &h, sizeof(h));
+  }
+}
+
+template <typename S>
+inline double to_double(S v) {
+  if constexpr (std::is_same_v<S, Half>) {
+    _Float16 h;
+    std::memcpy(&h, &v, 2);
+    return double(h);
+  } else if constexpr (std::is_same_v<S, BFloat16>) {
+    const uint32_t w = uint32_t(v.bits) << 16;
+    float f;
+    std::memcpy(&f, &w, 4);
+    return f;
+  } else {
+    return double(v);
+  }
+}
+
+template <typename S, typename T>
+inline S narrow(T value) {  // compute type to storage type, rounding as store_as
+  if constexpr (std::is_same_v<S, T>) {
+    return value;
+  } else if constexpr (std::is_same_v<S, Half>) {
+    const float f = float(value);
+    const _Float16 h = _Float16(f);
+    S v;
+    std::memcpy(&v, &h, 2);
+    return v;
+  } else {
+    const float f = float(value);
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    const uint32_t r = f != f ? (u | 0x400000u) >> 16 : (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return S{uint16_t(r)};
+  }
+}
+
 template <typename T>
 inline Vec<T> splat(T s) {  // s · 1 is exact; 0 + s would not be for s = −0
   return (Vec<T>{} + T(1)) * s;
@@ -187,9 +268,9 @@ inline void poly_block(const L& c, const Vec<T>& x, Vec<T>& P, Vec<T>& Tv,
   for (int j = c.m() - 1; j >= 0; --j) Tv = Tv * y + c(c.d, j);
 }
 
-template <typename T, typename L>
-inline void forward_block(const L& c, const T* xp, T* out) {
-  const Vec<T> x = load(xp);
+template <typename T, typename L, typename S>
+inline void forward_block(const L& c, const S* xp, S* out) {
+  const Vec<T> x = load_as<T>(xp);
   Vec<T> P, Tv, y;
   if (!L::kStatic && c.version == kEra) {
     P = c(c.a, 0) * x + c(c.a, 1);
@@ -198,19 +279,19 @@ inline void forward_block(const L& c, const T* xp, T* out) {
       const Vec<T> q = u * u + f * f + T(kEraEpsilon);
       P += c(c.a, 2 + 2 * i) * (x / q) + c(c.a, 3 + 2 * i) / q;
     }
-    store(out, P);
+    store_as<T>(out, P);
     return;
   }
   poly_block<T>(c, x, P, Tv, y);
-  store(out, P / (c.kappa + (c.abs_t ? vabs(Tv) : Tv)));
+  store_as<T>(out, P / (c.kappa + (c.abs_t ? vabs(Tv) : Tv)));
 }
 
 // g·dR/dx into dx; g·dR/da_i added by sums.a(i, ·), g·dR/dd_j by sums.d(j, ·).
 // Lanes whose live[l] is 0 add exactly 0 (their x is a stand-in); live == nullptr: all live.
-template <typename T, typename L, typename Sums>
-inline void backward_block(const L& c, const T* xp, const T* gp, T* dx, Sums& sums,
+template <typename T, typename L, typename Sums, typename S>
+inline void backward_block(const L& c, const S* xp, const S* gp, S* dx, Sums& sums,
                            const T* live) {
-  const Vec<T> x = load(xp), g = load(gp);
+  const Vec<T> x = load_as<T>(xp), g = load_as<T>(gp);
   if (!L::kStatic && c.version == kEra) {
     sums.a(0, g * x);
     sums.a(1, g);
@@ -227,7 +308,7 @@ inline void backward_block(const L& c, const T* xp, const T* gp, T* dx, Sums& su
       sums.d(2 * i + 1, g * -(h * (T(2) * f * iq)));
       w += c(c.a, 2 + 2 * i) * iq - hu;
     }
-    store(dx, g * w);
+    store_as<T>(dx, g * w);
     return;
   }
   Vec<T> P, Tv, y;
@@ -250,7 +331,7 @@ inline void backward_block(const L& c, const T* xp, const T* gp, T* dx, Sums& su
   Tv = c.m() ? c(c.dd, c.m() - 1) : Vec<T>{};
   for (int j = c.m() - 2; j >= 0; --j) Tv = Tv * y + c(c.dd, j);
   if (c.abs_y) s *= sign_pos(x);
-  store(dx, g * ((P - r * (s * Tv)) * iq));
+  store_as<T>(dx, g * ((P - r * (s * Tv)) * iq));
 }
 
 // ---- slow path: one element in the reciprocal form (any magnitude), or NaN ------------------
@@ -356,61 +437,63 @@ struct ChannelSums {
 // Runs one block that may be partial (count < kLanes) or hold slow lanes: the fast path on
 // stand-ins, then each slow lane alone. bound holds each lane's fast-path bound; totals(l, &a, &d)
 // gives lane l's channel totals (backward).
-template <bool kPerLane, typename T, typename L, typename Sums, typename Totals>
-void mixed_block(const Coefs<T>& cf, const L& c, int count, const T* x, const T* g, T* out,
+template <bool kPerLane, typename T, typename L, typename Sums, typename Totals, typename S>
+void mixed_block(const Coefs<T>& cf, const L& c, int count, const S* x, const S* g, S* out,
                  Sums& sums, const Vec<T>& bound, Totals totals, int64_t lane_c0) {
   // Slow and padding lanes get x = 0, g = 0 and add nothing (x = 0 may be a pole of N, boulle).
   alignas(64) T xb[kLanes] = {}, gb[kLanes] = {}, ob[kLanes], live[kLanes] = {};
   bool slow[kLanes] = {};
   for (int l = 0; l < count; ++l) {
-    slow[l] = cf.version != kEra && !(std::abs(x[l]) <= bound[l]);
+    const T xv = T(to_double(x[l]));
+    slow[l] = cf.version != kEra && !(std::abs(xv) <= bound[l]);
     live[l] = slow[l] ? T(0) : T(1);
-    xb[l] = slow[l] ? T(0) : x[l];
-    if (g) gb[l] = slow[l] ? T(0) : g[l];
+    xb[l] = slow[l] ? T(0) : xv;
+    if (g) gb[l] = slow[l] ? T(0) : T(to_double(g[l]));
   }
   if (g) backward_block<T>(c, xb, gb, ob, sums, live);
   else forward_block<T>(c, xb, ob);
   for (int l = 0; l < count; ++l) {
-    if (!slow[l]) { out[l] = ob[l]; continue; }
+    if (!slow[l]) { out[l] = narrow<S>(ob[l]); continue; }
     const int64_t ch = kPerLane ? lane_c0 + l : c.col;
     if (g) {
       double dxv, *ta, *td;
       totals(l, &ta, &td);
-      slow_element(cf, ch, double(x[l]), double(g[l]), &dxv, ta, td);
-      out[l] = T(dxv);
+      slow_element(cf, ch, to_double(x[l]), to_double(g[l]), &dxv, ta, td);
+      out[l] = narrow<S>(T(dxv));
     } else {
-      out[l] = T(slow_element<T>(cf, ch, double(x[l]), 0.0, nullptr, nullptr, nullptr));
+      out[l] = narrow<S>(T(slow_element<T>(cf, ch, to_double(x[l]), 0.0, nullptr, nullptr,
+                                           nullptr)));
     }
   }
 }
 
 // Whether |x| <= bound for all of x[0, count) (count a multiple of kLanes); false for NaN.
-template <typename T>
-inline bool within(const T* x, int64_t count, const Vec<T>& bound) {
-  auto ok = vabs(load(x)) <= bound;
-  for (int64_t i = kLanes; i < count; i += kLanes) ok &= vabs(load(x + i)) <= bound;
+template <typename T, typename S>
+inline bool within(const S* x, int64_t count, const Vec<T>& bound) {
+  auto ok = vabs(load_as<T>(x)) <= bound;
+  for (int64_t i = kLanes; i < count; i += kLanes) ok &= vabs(load_as<T>(x + i)) <= bound;
   return all_lanes(ok);
 }
 
 // One chunk. g == nullptr: forward (out = R). Otherwise backward (out = dL/dx) with the chunk's
 // totals tot_a (channels × na) and tot_d (channels × nd), double.
-template <typename T, int N, int M>
+template <typename T, int N, int M, typename S>
 void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t chunk,
-               const T* x, const T* g, T* out, double* tot_a, double* tot_d) {
+               const S* x, const S* g, S* out, double* tot_a, double* tot_d) {
   const int64_t lo = chunk * p.per_chunk, hi = std::min(p.units, lo + p.per_chunk);
   const int na = cf.na, nd = cf.nd;
   if (p.per_lane) {  // one channel per lane: per-channel coefficients with channels last
-    const int64_t C = geo.channels, S = cf.stride;
-    std::vector<T> acc(g ? (na + nd) * S : 0, T(0));
-    ChannelSums<T> sums{acc.data(), acc.data() + na * S, S};
+    const int64_t C = geo.channels, stride = cf.stride;
+    std::vector<T> acc(g ? (na + nd) * stride : 0, T(0));
+    ChannelSums<T> sums{acc.data(), acc.data() + na * stride, stride};
     for (int64_t row = lo; row < hi; ++row) {
       for (int64_t c0 = 0; c0 < C; c0 += kLanes) {
         const int count = int(std::min<int64_t>(kLanes, C - c0));
         const int64_t off = row * C + c0;
         const Lanes<T, true, N, M> lanes(cf, c0);
         const Vec<T> bound = load(cf.fast.data() + c0);
-        ChannelSums<T> at{sums.pa + c0, sums.pd + c0, S};
-        if (count == kLanes && (cf.version == kEra || within(x + off, kLanes, bound))) {
+        ChannelSums<T> at{sums.pa + c0, sums.pd + c0, stride};
+        if (count == kLanes && (cf.version == kEra || within<T>(x + off, kLanes, bound))) {
           if (g) backward_block<T>(lanes, x + off, g + off, out + off, at, nullptr);
           else forward_block<T>(lanes, x + off, out + off);
           continue;
@@ -444,7 +527,7 @@ void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t c
     for (; i < run_end; i += kSegment) {
       const int64_t end = std::min(run_end, i + kSegment);
       const int64_t full = (end - i) / kLanes * kLanes;
-      if (full && (cf.version == kEra || within(x + i, full, bound))) {
+      if (full && (cf.version == kEra || within<T>(x + i, full, bound))) {
         if (g) {
           for (int64_t k = i; k < i + full; k += kLanes)
             backward_block<T>(lanes, x + k, g + k, out + k, sums, nullptr);
@@ -504,22 +587,24 @@ void with_degrees(const Coefs<T>& cf, F&& f) {
 }
 
 // Forward over all chunks; Parallel(count, fn) runs fn(i) for i in [0, count).
-template <typename T, typename Parallel>
-void forward(int version, int n, int m, const Geometry& geo, const T* x, const T* a_tab,
-             const T* b_tab, T* out, Parallel&& parallel) {
+// x and out have the storage type S (T, or Half/BFloat16 computed in float).
+template <typename T, typename S = T, typename Parallel>
+void forward(int version, int n, int m, const Geometry& geo, const S* x, const T* a_tab,
+             const T* b_tab, S* out, Parallel&& parallel) {
   if (geo.size() == 0) return;
   const Coefs<T> cf(version, n, m, geo.channels, a_tab, b_tab);
   const Plan p = plan(geo);
   with_degrees(cf, [&](auto deg) {
     parallel(p.chunks, [&](int64_t k) {
-      run_chunk<T, deg.n, deg.m>(cf, geo, p, k, x, nullptr, out, nullptr, nullptr);
+      run_chunk<T, deg.n, deg.m, S>(cf, geo, p, k, x, nullptr, out, nullptr, nullptr);
     });
   });
 }
 
-template <typename T, typename Parallel>
-void backward(int version, int n, int m, const Geometry& geo, const T* x, const T* g,
-              const T* a_tab, const T* b_tab, T* dx, T* da, T* db, Parallel&& parallel) {
+// x, g and dx have the storage type S; the coefficient tables and their gradients are T.
+template <typename T, typename S = T, typename Parallel>
+void backward(int version, int n, int m, const Geometry& geo, const S* x, const S* g,
+              const T* a_tab, const T* b_tab, S* dx, T* da, T* db, Parallel&& parallel) {
   const Coefs<T> cf(version, n, m, geo.channels, a_tab, b_tab);
   const int64_t C = geo.channels, na = cf.na, nd = cf.nd;
   if (geo.size() == 0) {
@@ -532,7 +617,7 @@ void backward(int version, int n, int m, const Geometry& geo, const T* x, const 
   with_degrees(cf, [&](auto deg) {
     parallel(p.chunks, [&](int64_t k) {
       double* t = tot.data() + k * C * (na + nd);
-      run_chunk<T, deg.n, deg.m>(cf, geo, p, k, x, g, dx, t, t + C * na);
+      run_chunk<T, deg.n, deg.m, S>(cf, geo, p, k, x, g, dx, t, t + C * na);
     });
   });
   std::vector<double> sum_a(C * na, 0.0), sum_d(C * nd, 0.0);

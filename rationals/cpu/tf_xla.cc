@@ -5,7 +5,8 @@
 //   void f(void* out, const void** in, const char* opaque, size_t opaque_len, void* status)
 // with `out` an array of output buffers when there are several. Operands: x (viewed as outer ×
 // rows × inner), the coefficient tables a (rows × na) and b (rows × nb) [, g for the backward];
-// opaque: "version n m outer rows inner threads dtype" (dtype 4: float32, 8: float64). Work is
+// opaque: "version n m outer rows inner threads dtype" (x's dtype: 0 float32, 1 float64, 2 float16,
+// 3 bfloat16; the halves are computed in float32 with float32 coefficient tables). Work is
 // spread over the library's own pool of threads (parallel.h).
 #include <cstdio>
 #include <string>
@@ -36,24 +37,35 @@ Params parse(const char* opaque, size_t len) {
   return p;
 }
 
-template <typename T>
+template <typename T, typename S>
 void forward(const Params& p, void* out, const void** in) {
   const rationals::Geometry geo{p.outer, p.rows, p.inner};
   auto par = [&](int64_t count, const auto& fn) { rationals::pooled_for(p.threads, count, fn); };
-  rationals::forward<T>(p.version, p.n, p.m, geo, static_cast<const T*>(in[0]),
-                        static_cast<const T*>(in[1]), static_cast<const T*>(in[2]),
-                        static_cast<T*>(out), par);
+  rationals::forward<T, S>(p.version, p.n, p.m, geo, static_cast<const S*>(in[0]),
+                           static_cast<const T*>(in[1]), static_cast<const T*>(in[2]),
+                           static_cast<S*>(out), par);
 }
 
-template <typename T>
+template <typename T, typename S>
 void backward(const Params& p, void* out, const void** in) {
   void** outs = static_cast<void**>(out);
   const rationals::Geometry geo{p.outer, p.rows, p.inner};
   auto par = [&](int64_t count, const auto& fn) { rationals::pooled_for(p.threads, count, fn); };
-  rationals::backward<T>(p.version, p.n, p.m, geo, static_cast<const T*>(in[0]),
-                         static_cast<const T*>(in[1]), static_cast<const T*>(in[2]),
-                         static_cast<const T*>(in[3]), static_cast<T*>(outs[0]),
-                         static_cast<T*>(outs[1]), static_cast<T*>(outs[2]), par);
+  rationals::backward<T, S>(p.version, p.n, p.m, geo, static_cast<const S*>(in[0]),
+                            static_cast<const S*>(in[1]), static_cast<const T*>(in[2]),
+                            static_cast<const T*>(in[3]), static_cast<S*>(outs[0]),
+                            static_cast<T*>(outs[1]), static_cast<T*>(outs[2]), par);
+}
+
+// fn(T{}, S{}) with the compute type T and storage type S of dtype code `dtype`.
+template <typename F>
+void dispatch(int dtype, F&& fn) {
+  switch (dtype) {
+    case 1: fn(double{}, double{}); break;
+    case 2: fn(float{}, rationals::Half{}); break;
+    case 3: fn(float{}, rationals::BFloat16{}); break;
+    default: fn(float{}, float{});
+  }
 }
 
 }  // namespace
@@ -61,13 +73,13 @@ void backward(const Params& p, void* out, const void** in) {
 extern "C" void rationals_forward(void* out, const void** in, const char* opaque, size_t len,
                                   void* /*status*/) {
   const Params p = parse(opaque, len);
-  if (p.dtype == 8) forward<double>(p, out, in); else forward<float>(p, out, in);
+  dispatch(p.dtype, [&](auto t, auto s) { forward<decltype(t), decltype(s)>(p, out, in); });
 }
 
 extern "C" void rationals_backward(void* out, const void** in, const char* opaque, size_t len,
                                    void* /*status*/) {
   const Params p = parse(opaque, len);
-  if (p.dtype == 8) backward<double>(p, out, in); else backward<float>(p, out, in);
+  dispatch(p.dtype, [&](auto t, auto s) { backward<decltype(t), decltype(s)>(p, out, in); });
 }
 
 namespace {

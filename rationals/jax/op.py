@@ -181,9 +181,9 @@ def _rational_fwd(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array):
 def _rational_bwd(s: _Static, residuals, g: jax.Array):
     x, a, b = residuals
     if s.implementation in ("cpu", "auto"):
-        ct = compute_dtype(x.dtype)
+        ct, st = compute_dtype(x.dtype), _storage_dtype(x.dtype)
         kernel = partial(_cpu_backward, s)
-        args = x.astype(ct), a.astype(ct), b.astype(ct), g.astype(ct)
+        args = x.astype(st), a.astype(ct), b.astype(ct), g.astype(st)
         if s.implementation == "cpu":
             dx, da, db = kernel(*args)
         else:
@@ -199,6 +199,13 @@ def _rational_bwd(s: _Static, residuals, g: jax.Array):
 
 
 _rational.defvjp(_rational_fwd, _rational_bwd)
+
+
+def _storage_dtype(dtype: jnp.dtype) -> jnp.dtype:
+    """The dtype x is handed to the CPU kernels in: its own when they read it (float16 and
+    bfloat16 are converted inside them), else the compute dtype."""
+    kernel_dtypes = (jnp.float64, jnp.float32, jnp.float16, jnp.bfloat16)
+    return dtype if any(dtype == d for d in kernel_dtypes) else compute_dtype(dtype)
 
 
 def _cpu_forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
@@ -225,7 +232,7 @@ def _forward(s: _Static, x: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
     if s.implementation == "xla":
         return _xla_forward(s, x, a, b)
     ct = compute_dtype(x.dtype)
-    args = x.astype(ct), a.astype(ct), b.astype(ct)
+    args = x.astype(_storage_dtype(x.dtype)), a.astype(ct), b.astype(ct)
     if s.implementation == "cpu":
         y = _cpu_forward(s, *args)
     else:  # auto: the kernels on the CPU, XLA elsewhere

@@ -22,6 +22,8 @@ from rationals import cpu
 from rationals.core.variants import Variant
 
 FORWARD, BACKWARD = "rationals_forward", "rationals_backward"
+#: x's dtype as tf_xla.cc reads it; float16 and bfloat16 are computed in float32.
+DTYPE_CODES = {tf.float32: 0, tf.float64: 1, tf.float16: 2, tf.bfloat16: 3}
 
 
 @cache
@@ -60,7 +62,7 @@ def _config(v: Variant, x: tf.Tensor, axis: int | None, rows: int) -> str:
     outer, rows, inner = cpu.geometry(tuple(x.shape), axis, rows)
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
     return (f"{cpu.VERSION_CODES[v.version]} {v.n} {v.m} {outer} {rows} {inner} {threads} "
-            f"{x.dtype.size}")
+            f"{DTYPE_CODES[x.dtype]}")
 
 
 def _rows(a: tf.Tensor, b: tf.Tensor) -> int:
@@ -81,7 +83,7 @@ def _untable(d: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
 
 
 def forward(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, axis: int | None) -> tf.Tensor:
-    """R(x); x, a and b share one float32/float64 dtype."""
+    """R(x) in x's dtype (a key of :data:`DTYPE_CODES`); a and b in x's compute dtype."""
     rows = _rows(a, b)
     (y,) = tf2xla.custom_call_v2(
         FORWARD, (x, _table(a, rows), _table(b, rows)), (tf.TensorSpec(x.shape, x.dtype),),
@@ -91,12 +93,12 @@ def forward(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, axis: int | No
 
 def backward(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, g: tf.Tensor,
              axis: int | None):
-    """(g·dR/dx, Σ g·dR/da, Σ g·dR/db); x, g, a and b share one float32/float64 dtype."""
+    """(g·dR/dx in x's dtype, Σ g·dR/da, Σ g·dR/db in the coefficients' dtype)."""
     rows = _rows(a, b)
     ta, tb = _table(a, rows), _table(b, rows)
     dx, da, db = tf2xla.custom_call_v2(
         BACKWARD, (x, g, ta, tb),
-        (tf.TensorSpec(x.shape, x.dtype), tf.TensorSpec(ta.shape, x.dtype),
-         tf.TensorSpec(tb.shape, x.dtype)),
+        (tf.TensorSpec(x.shape, x.dtype), tf.TensorSpec(ta.shape, ta.dtype),
+         tf.TensorSpec(tb.shape, tb.dtype)),
         has_side_effect=False, backend_config=_config(v, x, axis, rows))
     return dx, _untable(da, a), _untable(db, b)

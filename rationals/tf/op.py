@@ -118,11 +118,11 @@ def _kernel_core(v: Variant, x: tf.Tensor, a: tf.Tensor, b: tf.Tensor,
 
     @tf.custom_gradient
     def f(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor):
-        xc = tf.cast(x, a.dtype)
-        y = tf.cast(kernels.forward(v, xc, a, b, axis), x.dtype)
+        xs = x if x.dtype in kernels.DTYPE_CODES else tf.cast(x, a.dtype)  # halves read as is
+        y = tf.cast(kernels.forward(v, xs, a, b, axis), x.dtype)
 
         def grad(g: tf.Tensor):
-            dx, da, db = kernels.backward(v, xc, a, b, tf.cast(g, a.dtype), axis)
+            dx, da, db = kernels.backward(v, xs, a, b, tf.cast(g, xs.dtype), axis)
             return tf.cast(dx, x.dtype), da, db
 
         return y, grad

@@ -10,8 +10,8 @@ Kernels, by device:
 * CUDA: the Triton kernels of :mod:`rationals.torch.kernels.triton_rational` (the composed eager
   path if Triton is missing);
 * CPU: the C++ kernels of :mod:`rationals.cpu` (:mod:`rationals.torch.kernels.cpu`; one pass
-  each, built once per machine) for float32/float64; for half inputs and without them (no
-  compiler, ``RATIONALS_CPU_KERNELS=0``), inductor-compiled kernels of
+  each, built once per machine); without them (no compiler, ``RATIONALS_CPU_KERNELS=0``),
+  inductor-compiled kernels of
   :mod:`rationals.torch.kernels.composed` (the composed eager path for small inputs, or where
   nothing can be compiled);
 * anything else: the composed eager path.
@@ -105,11 +105,8 @@ def _triton_for(x: torch.Tensor) -> ModuleType | None:
 
 
 def _cpu_kernels_for(x: torch.Tensor, v: Variant) -> bool:
-    """Whether the compiled C++ CPU kernels (:mod:`rationals.cpu`) take this call: float32 and
-    float64 CPU inputs (half inputs would need converting copies; the inductor kernels fuse the
-    conversion)."""
-    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-            and cpu.available(v))
+    """Whether the compiled C++ CPU kernels (:mod:`rationals.cpu`) take this call."""
+    return x.device.type == "cpu" and cpu.available(v)
 
 
 def _coefficients(view: View, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """The compiled CPU kernels (:mod:`rationals.cpu`) as XLA FFI custom calls.
 
-``forward`` and ``backward`` take x in its compute dtype (float32 or float64) and the coefficient
-arrays in the same dtype, shared ``(K,)`` or grouped ``(G, K)``; the kernels see one table row per
+``forward`` and ``backward`` take x (and the cotangent) as float64, float32, float16 or bfloat16
+(halves are computed in float32 inside the kernels) and the coefficient arrays in x's compute
+dtype, shared ``(K,)`` or grouped ``(G, K)``; the kernels see one table row per
 :func:`rationals.cpu.row_count` (lcm of the group counts) and return gradients per row, summed
 back into groups here.
 One call computes R, or dL/dx and every coefficient gradient, in one threaded pass over x.
@@ -60,7 +61,7 @@ def _untable(d: jax.Array, c: jax.Array) -> jax.Array:
 
 
 def forward(v: Variant, x: jax.Array, a: jax.Array, b: jax.Array, axis: int | None) -> jax.Array:
-    """R(x); x, a and b share one float32/float64 dtype."""
+    """R(x) in x's dtype."""
     register()
     rows = _rows(a, b)
     call = jax.ffi.ffi_call(FORWARD, jax.ShapeDtypeStruct(x.shape, x.dtype),
@@ -70,14 +71,14 @@ def forward(v: Variant, x: jax.Array, a: jax.Array, b: jax.Array, axis: int | No
 
 def backward(v: Variant, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.Array,
              axis: int | None):
-    """(g·dR/dx, Σ g·dR/da, Σ g·dR/db); x, g, a and b share one float32/float64 dtype."""
+    """(g·dR/dx in x's dtype, Σ g·dR/da, Σ g·dR/db in the coefficients' dtype)."""
     register()
     rows = _rows(a, b)
     ta, tb = _table(a, rows), _table(b, rows)
     call = jax.ffi.ffi_call(
         BACKWARD,
-        (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(ta.shape, x.dtype),
-         jax.ShapeDtypeStruct(tb.shape, x.dtype)),
+        (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(ta.shape, ta.dtype),
+         jax.ShapeDtypeStruct(tb.shape, tb.dtype)),
         vmap_method="sequential",
     )
     dx, da, db = call(x, g, ta, tb, **_attributes(v, x.shape, axis, rows))

@@ -1,7 +1,8 @@
 """The compiled CPU kernels of :mod:`rationals.cpu` on torch tensors (no copy of x or g).
 
 Called on the kernel view of :mod:`rationals.torch.kernels.layout` (``(numel,)`` shared, or
-``(B, C, S)`` grouped) with the coefficients as given (``(K,)`` or ``(G, K)``): the kernels see
+``(B, C, S)`` grouped; float32, float64, float16 or bfloat16, the halves computed in float32
+inside the kernels) with the coefficients as given (``(K,)`` or ``(G, K)``): the kernels see
 one table row per lcm of the group counts and return gradients per row, summed into groups here.
 ctypes releases the GIL for the call; threads: ``torch.get_num_threads()``.
 """
@@ -18,7 +19,9 @@ from rationals.cpu import arrays
 
 __all__ = ["available", "backward", "forward"]
 
-_C = {torch.float32: (ctypes.c_float, "f32"), torch.float64: (ctypes.c_double, "f64")}
+#: Entry suffix of x's dtype (the halves are computed in float32 inside the kernels).
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16",
+           torch.bfloat16: "bf16"}
 
 
 def available(v: Variant) -> bool:
@@ -32,8 +35,9 @@ def available(v: Variant) -> bool:
     return True
 
 
-def _pointer(t: torch.Tensor):
-    return ctypes.cast(t.data_ptr(), ctypes.POINTER(_C[t.dtype][0]))
+def _table_pointer(t: torch.Tensor):
+    ctype = ctypes.c_double if t.dtype == torch.float64 else ctypes.c_float
+    return ctypes.cast(t.data_ptr(), ctypes.POINTER(ctype))
 
 
 def _tables(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype):
@@ -61,24 +65,29 @@ def _scalars(v: Variant, xk: torch.Tensor, rows: int) -> list[int]:
             torch.get_num_threads()]
 
 
+def _storage(xk: torch.Tensor) -> torch.dtype:
+    return xk.dtype if xk.dtype in _SUFFIX else torch.float32
+
+
 def forward(v: Variant, xk: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """R on the contiguous kernel view ``xk`` (other dtypes than float32/float64 are computed
-    in float32 on converted copies); x's dtype out."""
-    ct = torch.float64 if xk.dtype == torch.float64 else torch.float32
-    xc = xk.to(ct)
-    rows, ta, tb = _tables(a, b, ct)
-    out = torch.empty_like(xc)
-    fn = getattr(arrays.library(), f"rationals_forward_{_C[ct][1]}")
-    fn(*_scalars(v, xk, rows), *map(_pointer, (xc, ta, tb, out)))
+    """R on the contiguous kernel view ``xk``, in x's dtype."""
+    st = _storage(xk)
+    xs = xk.to(st)
+    rows, ta, tb = _tables(a, b, torch.float64 if st == torch.float64 else torch.float32)
+    out = torch.empty_like(xs)
+    fn = getattr(arrays.library(), f"rationals_forward_{_SUFFIX[st]}")
+    fn(*_scalars(v, xk, rows), xs.data_ptr(), _table_pointer(ta), _table_pointer(tb),
+       out.data_ptr())
     return out.to(xk.dtype)
 
 
 def backward(v: Variant, gk: torch.Tensor, xk: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
     """(g·dR/dx in x's dtype, Σ g·dR/da, Σ g·dR/db in the compute dtype, in a's / b's layout)."""
-    ct = torch.float64 if xk.dtype == torch.float64 else torch.float32
-    xc, gc = xk.to(ct), gk.to(ct).contiguous()
-    rows, ta, tb = _tables(a, b, ct)
-    dx, da, db = torch.empty_like(xc), torch.empty_like(ta), torch.empty_like(tb)
-    fn = getattr(arrays.library(), f"rationals_backward_{_C[ct][1]}")
-    fn(*_scalars(v, xk, rows), *map(_pointer, (xc, gc, ta, tb, dx, da, db)))
+    st = _storage(xk)
+    xs, gs = xk.to(st), gk.to(st).contiguous()
+    rows, ta, tb = _tables(a, b, torch.float64 if st == torch.float64 else torch.float32)
+    dx, da, db = torch.empty_like(xs), torch.empty_like(ta), torch.empty_like(tb)
+    fn = getattr(arrays.library(), f"rationals_backward_{_SUFFIX[st]}")
+    fn(*_scalars(v, xk, rows), xs.data_ptr(), gs.data_ptr(), _table_pointer(ta),
+       _table_pointer(tb), dx.data_ptr(), _table_pointer(da), _table_pointer(db))
     return dx.to(xk.dtype), _untable(da, a), _untable(db, b)
