@@ -21,6 +21,10 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__F16C__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace rationals {
 
 enum Version : int { kA = 0, kB = 1, kC = 2, kN = 3, kBoulle = 4, kEra = 5 };
@@ -136,6 +140,44 @@ typedef _Float16 VecH __attribute__((vector_size(kLanes * 2)));
 typedef uint16_t VecU16 __attribute__((vector_size(kLanes * 2)));
 typedef uint32_t VecU32 __attribute__((vector_size(kLanes * 4)));
 
+// float16 ↔ float32 for kLanes values: the F16C / AVX-512 conversion instructions where the
+// compiler targets them (GCC's generic vector conversion goes lane by lane), else generic code.
+inline VecF half_to_float(const Half* p) {
+  VecF f;
+#if defined(__AVX512F__)
+  const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  std::memcpy(&f, &v, sizeof(f));
+#elif defined(__F16C__)
+  for (int k = 0; k < kLanes / 8; ++k) {
+    const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8 * k)));
+    std::memcpy(reinterpret_cast<float*>(&f) + 8 * k, &v, sizeof(v));
+  }
+#else
+  VecH h;
+  std::memcpy(&h, p, sizeof(h));
+  f = __builtin_convertvector(h, VecF);
+#endif
+  return f;
+}
+
+inline void float_to_half(Half* p, const VecF& f) {
+#if defined(__AVX512F__)
+  __m512 v;
+  std::memcpy(&v, &f, sizeof(v));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+#elif defined(__F16C__)
+  for (int k = 0; k < kLanes / 8; ++k) {
+    __m256 v;
+    std::memcpy(&v, reinterpret_cast<const float*>(&f) + 8 * k, sizeof(v));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8 * k),
+                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+#else
+  const VecH h = __builtin_convertvector(f, VecH);
+  std::memcpy(p, &h, sizeof(h));
+#endif
+}
+
 // kLanes values of storage type S as a vector of compute type T, and back (round to nearest even;
 // bfloat16 keeps NaN a NaN).
 template <typename T, typename S>
@@ -143,9 +185,7 @@ inline Vec<T> load_as(const S* p) {
   if constexpr (std::is_same_v<S, T>) {
     return load(p);
   } else if constexpr (std::is_same_v<S, Half>) {
-    VecH h;
-    std::memcpy(&h, p, sizeof(h));
-    return __builtin_convertvector(h, VecF);
+    return half_to_float(p);
   } else {
     VecU16 h;
     std::memcpy(&h, p, sizeof(h));
@@ -161,8 +201,7 @@ inline void store_as(S* p, const Vec<T>& v) {
   if constexpr (std::is_same_v<S, T>) {
     store(p, v);
   } else if constexpr (std::is_same_v<S, Half>) {
-    const VecH h = __builtin_convertvector(v, VecH);
-    std::memcpy(p, &h, sizeof(h));
+    float_to_half(p, v);
   } else {
     VecU32 u;
     std::memcpy(&u, &v, sizeof(u));
