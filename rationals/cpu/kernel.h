@@ -1,16 +1,19 @@
 // The rational activation R(x) = P(x)/Q(x) and its backward on the CPU, for every variant.
 //
-// Framework-neutral C++ (no framework header): the JAX (XLA FFI) and TensorFlow (XLA custom call)
-// bindings include this file. The math is that of rationals/core (math.py, direct.py):
+// Framework-neutral C++ (no framework header): the JAX (XLA FFI), TensorFlow (XLA custom call)
+// and C (torch, MXNet) bindings include this file. The math is that of rationals/core (math.py,
+// direct.py):
 //
 //   fast path, |x| <= max(1, L_c):   P = Σ a_i x^i,  T = Σ d_j y^j,  Q = κ + α(T),  R = P/Q
 //   slow path, otherwise:            the reciprocal form in z = 1/x (overflow-free, any magnitude)
 //
 // with L_c = (sqrt(max) / (1 + Σ|a| + Σ|b|))^(1/max(n,m,1)) per channel (core.direct.direct_limit),
 // y = |x| and d_j = |b_j| for A, α = |·| for B and C, sign(0) = +1. The fast path runs over blocks
-// of kLanes elements whose inner loops the compiler vectorises; coefficient gradients are summed
+// of kLanes elements held in GCC/Clang vector types; coefficient gradients are summed
 // per lane in T, flushed into double every kFlush blocks, per chunk, and the chunks are added in
-// a fixed order (deterministic for a given input, whatever the number of threads).
+// a fixed order (deterministic for a given input, whatever the number of threads). x, the upstream
+// gradient and the outputs may be stored as float16 or bfloat16 (Half, BFloat16): converted per
+// block and computed in float, with float coefficient tables.
 #pragma once
 
 #include <algorithm>
