@@ -20,11 +20,14 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-__all__ = ["MAX_DEGREE", "VERSION_CODES", "BuildError", "build", "enabled", "geometry", "row_count",
-           "supports"]
+__all__ = ["MAX_DEGREE", "VERSION_CODES", "BuildError", "build", "call_parameters", "enabled",
+           "geometry", "row_count", "supports", "table_rows", "unavailable"]
 
 SOURCE_DIR = Path(__file__).parent
 FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-w")
@@ -101,6 +104,48 @@ MAX_DEGREE = 32
 def supports(n: int, m: int) -> bool:
     """Whether the kernels take degrees (n, m)."""
     return n <= MAX_DEGREE and m <= MAX_DEGREE
+
+
+def unavailable(v: Any, load: Callable[[], object], fallback: str) -> str | None:
+    """Why the kernels cannot serve variant ``v`` here, or None when they can.
+
+    ``load`` builds and loads one binding; its outcome is remembered, so a failed build is tried
+    once per process (and warns once, naming the ``fallback`` the adapter uses instead).
+    """
+    if not enabled():
+        return "RATIONALS_CPU_KERNELS=0 turns them off"
+    if not supports(v.n, v.m):
+        return f"degrees {v.degrees} exceed {MAX_DEGREE}"
+    error = _load_error(load)
+    if error is None:
+        return None
+    _warn_once(f"rationals: the compiled CPU kernels are unavailable, using {fallback}: {error}")
+    return str(error)
+
+
+@cache
+def _load_error(load: Callable[[], object]) -> BuildError | None:
+    try:
+        load()
+    except BuildError as e:
+        return e
+    return None
+
+
+@cache
+def _warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=5)
+
+
+def table_rows(numerator_shape: Sequence[int], denominator_shape: Sequence[int]) -> int:
+    """:func:`row_count` for coefficient arrays of these shapes (``(K,)`` or ``(G, K)``)."""
+    return row_count(*(s[0] if len(s) == 2 else 1 for s in (numerator_shape, denominator_shape)))
+
+
+def call_parameters(v: Any, shape: tuple[int, ...], axis: int | None,
+                    rows: int) -> tuple[int, int, int, int, int, int]:
+    """What every binding passes besides the arrays: (version code, n, m, outer, rows, inner)."""
+    return (VERSION_CODES[v.version], v.n, v.m, *geometry(shape, axis, rows))
 
 
 def row_count(numerator_groups: int, denominator_groups: int) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 
 from rationals.core.variants import Variant
 
-from . import VERSION_CODES, build, geometry, row_count
+from . import build, call_parameters, table_rows
 
 _INT = (ctypes.c_int,) * 3 + (ctypes.c_int64,) * 3 + (ctypes.c_int,)
 #: Entry suffix of each storage dtype of x: its coefficient type is float64 for f64, else float32.
@@ -53,7 +53,7 @@ _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np
 
 
 def _tables(a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> tuple[int, np.ndarray, np.ndarray]:
-    rows = row_count(*(c.shape[0] if c.ndim == 2 else 1 for c in (a, b)))
+    rows = table_rows(a.shape, b.shape)
 
     def table(c: np.ndarray) -> np.ndarray:
         rep = np.broadcast_to(c, (rows, c.shape[0])) if c.ndim == 1 else np.repeat(
@@ -75,8 +75,7 @@ def _table_pointer(t: np.ndarray):
 
 
 def _scalars(v: Variant, shape: tuple[int, ...], axis: int | None, rows: int) -> list[int]:
-    threads = os.cpu_count() or 1
-    return [VERSION_CODES[v.version], v.n, v.m, *geometry(shape, axis, rows), threads]
+    return [*call_parameters(v, shape, axis, rows), os.cpu_count() or 1]
 
 
 def forward(v: Variant, x: np.ndarray, a: np.ndarray, b: np.ndarray,

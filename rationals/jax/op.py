@@ -14,8 +14,7 @@ loop, so large inputs on CPU are processed in chunks of :data:`CPU_CHUNK` elemen
 
 from __future__ import annotations
 
-import warnings
-from functools import cache, partial
+from functools import partial
 from typing import Literal, NamedTuple
 
 import jax
@@ -106,25 +105,10 @@ def rational(
 
 def _cpu_kernels_serve(v: Variant, required: bool = False) -> bool:
     """Whether the compiled CPU kernels serve ``v`` here; with ``required``, say why not."""
-    reason = None
-    if not cpu.enabled():
-        reason = "RATIONALS_CPU_KERNELS=0 turns them off"
-    elif not cpu.supports(v.n, v.m):
-        reason = f"degrees {v.degrees} exceed {cpu.MAX_DEGREE}"
-    else:
-        try:
-            cpu_kernels.register()
-        except cpu.BuildError as e:
-            reason = str(e)
-            _warn_once(f"rationals: the compiled CPU kernels are unavailable, using XLA: {e}")
+    reason = cpu.unavailable(v, cpu_kernels.register, "XLA")
     if reason and required:
         raise ValueError(f"implementation='cpu' is unavailable: {reason}")
     return reason is None
-
-
-@cache
-def _warn_once(message: str) -> None:
-    warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
 def _coefficient_array(c: jax.typing.ArrayLike) -> jax.Array:

@@ -14,9 +14,7 @@ exported models; ``import rationals.mxnet`` registers it (also before ``SymbolBl
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 import mxnet as mx
@@ -65,22 +63,9 @@ def _blocks(before: int, channels: int, after: int) -> Iterator[tuple[slice, ...
 
 
 def _kernels(version: str, a: np.ndarray, b: np.ndarray) -> Variant | None:
-    """The variant when the compiled CPU kernels serve it here, else None (warning once if they
-    cannot be built)."""
+    """The variant when the compiled CPU kernels serve it here, else None."""
     v = variant_from_sizes(version, a.shape[-1], b.shape[-1])
-    if not cpu.enabled() or not cpu.supports(v.n, v.m):
-        return None
-    try:
-        arrays.library()
-    except cpu.BuildError as e:
-        _warn_once(f"rationals: the compiled CPU kernels are unavailable, using numpy: {e}")
-        return None
-    return v
-
-
-@cache
-def _warn_once(message: str) -> None:
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return v if cpu.unavailable(v, arrays.library, "numpy") is None else None
 
 
 def _axis(x: np.ndarray, a: np.ndarray, b: np.ndarray, channel_axis: int) -> int | None:

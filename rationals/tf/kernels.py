@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import warnings
 from functools import cache
 
 import tensorflow as tf
@@ -39,34 +38,25 @@ def register() -> None:
 
 
 @cache
-def _usable() -> bool:
-    if not cpu.enabled() or tf.config.list_logical_devices("GPU"):
-        return False
-    try:
-        register()
-    except cpu.BuildError as e:
-        warnings.warn(f"rationals: the compiled CPU kernels are unavailable, using TensorFlow "
-                      f"ops: {e}", RuntimeWarning, stacklevel=3)
-        return False
-    return True
+def _gpus() -> bool:
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def applies(v: Variant, x: tf.Tensor) -> bool:
     """Whether this call is traced for XLA on the CPU with static shapes, and the kernels serve."""
     in_xla = control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
-    return (in_xla and x.shape.is_fully_defined() and cpu.supports(v.n, v.m)
-            and cpu.enabled() and _usable())
+    return (in_xla and x.shape.is_fully_defined() and not _gpus()
+            and cpu.unavailable(v, register, "TensorFlow ops") is None)
 
 
 def _config(v: Variant, x: tf.Tensor, axis: int | None, rows: int) -> str:
-    outer, rows, inner = cpu.geometry(tuple(x.shape), axis, rows)
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
-    return (f"{cpu.VERSION_CODES[v.version]} {v.n} {v.m} {outer} {rows} {inner} {threads} "
-            f"{DTYPE_CODES[x.dtype]}")
+    values = (*cpu.call_parameters(v, tuple(x.shape), axis, rows), threads, DTYPE_CODES[x.dtype])
+    return " ".join(map(str, values))
 
 
 def _rows(a: tf.Tensor, b: tf.Tensor) -> int:
-    return cpu.row_count(*(c.shape[0] if c.shape.rank == 2 else 1 for c in (a, b)))
+    return cpu.table_rows(a.shape, b.shape)
 
 
 def _table(c: tf.Tensor, rows: int) -> tf.Tensor:

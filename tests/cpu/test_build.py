@@ -84,3 +84,21 @@ def test_an_unwritable_cache_falls_back_to_the_temporary_directory(monkeypatch, 
     monkeypatch.setattr(cpu.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     built = cpu.build.__wrapped__("jax_ffi.cc")
     assert built.parent.parent == tmp_path / "tmp" and built.exists()
+
+
+def test_a_failed_build_is_tried_once_and_warned_once():
+    from rationals.core.variants import variant
+
+    calls = []
+
+    def load():
+        calls.append(1)
+        raise cpu.BuildError("the compiler crashed")
+
+    v = variant("A", (5, 4))
+    with pytest.warns(RuntimeWarning, match="using numpy: the compiler crashed"):
+        assert cpu.unavailable(v, load, "numpy") == "the compiler crashed"
+    assert cpu.unavailable(v, load, "numpy") == "the compiler crashed"
+    assert len(calls) == 1
+    assert cpu.unavailable(variant("A", (cpu.MAX_DEGREE + 1, 2)), load, "numpy") == (
+        f"degrees ({cpu.MAX_DEGREE + 1}, 2) exceed {cpu.MAX_DEGREE}")

@@ -14,7 +14,7 @@ import jax.numpy as jnp  # noqa: E402
 from rationals import cpu  # noqa: E402
 from rationals.core import rational as core_rational  # noqa: E402
 from rationals.core import rational_backward  # noqa: E402
-from rationals.jax import op, rational  # noqa: E402
+from rationals.jax import rational  # noqa: E402
 from rationals.jax.kernels import cpu as cpu_kernels  # noqa: E402
 
 A = np.array([0.02, 0.5, 1.6, 1.2, 0.3, 0.05])
@@ -54,7 +54,7 @@ def test_a_failed_build_warns_and_uses_xla(monkeypatch):
         raise cpu.BuildError("no C++ compiler found")
 
     monkeypatch.setattr(cpu_kernels, "register", fail)
-    op._warn_once.cache_clear()
+    cpu._warn_once.cache_clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         hlo = _backward_hlo()

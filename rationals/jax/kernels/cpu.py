@@ -35,15 +35,18 @@ def register() -> None:
         jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(symbol), platform="cpu")
 
 
+#: The handlers' attributes, in the order of :func:`rationals.cpu.call_parameters`.
+_ATTRIBUTES = (("version", np.int32), ("n", np.int32), ("m", np.int32), ("outer", np.int64),
+               ("channels", np.int64), ("inner", np.int64))
+
+
 def _attributes(v: Variant, shape: tuple[int, ...], axis: int | None, rows: int) -> dict:
-    outer, channels, inner = cpu.geometry(shape, axis, rows)
-    return {"version": np.int32(cpu.VERSION_CODES[v.version]), "n": np.int32(v.n),
-            "m": np.int32(v.m), "outer": np.int64(outer), "channels": np.int64(channels),
-            "inner": np.int64(inner)}
+    values = cpu.call_parameters(v, shape, axis, rows)
+    return {name: kind(value) for (name, kind), value in zip(_ATTRIBUTES, values, strict=True)}
 
 
 def _rows(a: jax.Array, b: jax.Array) -> int:
-    return cpu.row_count(*(c.shape[0] if c.ndim == 2 else 1 for c in (a, b)))
+    return cpu.table_rows(a.shape, b.shape)
 
 
 def _table(c: jax.Array, rows: int) -> jax.Array:

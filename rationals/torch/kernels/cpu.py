@@ -25,14 +25,8 @@ _SUFFIX = {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16",
 
 
 def available(v: Variant) -> bool:
-    """Whether the kernels serve ``v`` here (raises nothing: a failed build warns elsewhere)."""
-    if not cpu.enabled() or not cpu.supports(v.n, v.m):
-        return False
-    try:
-        arrays.library()
-    except cpu.BuildError:
-        return False
-    return True
+    """Whether the kernels serve ``v`` here (a failed build warns once)."""
+    return cpu.unavailable(v, arrays.library, "torch's own kernels") is None
 
 
 def _table_pointer(t: torch.Tensor):
@@ -41,7 +35,7 @@ def _table_pointer(t: torch.Tensor):
 
 
 def _tables(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype):
-    rows = cpu.row_count(*(c.shape[0] if c.ndim == 2 else 1 for c in (a, b)))
+    rows = cpu.table_rows(a.shape, b.shape)
 
     def table(c: torch.Tensor) -> torch.Tensor:
         c = c.detach().to(dtype)
@@ -59,10 +53,8 @@ def _untable(d: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 
 def _scalars(v: Variant, xk: torch.Tensor, rows: int) -> list[int]:
-    shape = tuple(xk.shape)
     axis = None if xk.ndim == 1 else 1
-    return [cpu.VERSION_CODES[v.version], v.n, v.m, *cpu.geometry(shape, axis, rows),
-            torch.get_num_threads()]
+    return [*cpu.call_parameters(v, tuple(xk.shape), axis, rows), torch.get_num_threads()]
 
 
 def _storage(xk: torch.Tensor) -> torch.dtype:
