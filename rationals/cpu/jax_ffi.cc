@@ -4,6 +4,8 @@
 // the halves computed in float32), the coefficient tables a (rows × na) and b (rows × nb) in
 // x's compute dtype; attributes version, n, m, outer, channels (= rows), inner. Work is spread
 // over XLA's intra-op thread pool.
+#include <utility>
+
 #include "kernel.h"
 #include "parallel.h"
 #include "xla/ffi/api/ffi.h"
@@ -76,33 +78,33 @@ ffi::Error Backward(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer g, ff
 
 }  // namespace
 
+// The attributes both handlers take after their buffers.
+template <typename Binding>
+auto with_attributes(Binding binding) {
+  return std::move(binding)
+      .template Attr<int32_t>("version")
+      .template Attr<int32_t>("n")
+      .template Attr<int32_t>("m")
+      .template Attr<int64_t>("outer")
+      .template Attr<int64_t>("channels")
+      .template Attr<int64_t>("inner");
+}
+
 XLA_FFI_DEFINE_HANDLER_SYMBOL(RationalsForward, Forward,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Attr<int32_t>("version")
-                                  .Attr<int32_t>("n")
-                                  .Attr<int32_t>("m")
-                                  .Attr<int64_t>("outer")
-                                  .Attr<int64_t>("channels")
-                                  .Attr<int64_t>("inner"));
+                              with_attributes(ffi::Ffi::Bind()
+                                                  .Ctx<ffi::ThreadPool>()
+                                                  .Arg<ffi::AnyBuffer>()
+                                                  .Arg<ffi::AnyBuffer>()
+                                                  .Arg<ffi::AnyBuffer>()
+                                                  .Ret<ffi::AnyBuffer>()));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(RationalsBackward, Backward,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Attr<int32_t>("version")
-                                  .Attr<int32_t>("n")
-                                  .Attr<int32_t>("m")
-                                  .Attr<int64_t>("outer")
-                                  .Attr<int64_t>("channels")
-                                  .Attr<int64_t>("inner"));
+                              with_attributes(ffi::Ffi::Bind()
+                                                  .Ctx<ffi::ThreadPool>()
+                                                  .Arg<ffi::AnyBuffer>()
+                                                  .Arg<ffi::AnyBuffer>()
+                                                  .Arg<ffi::AnyBuffer>()
+                                                  .Arg<ffi::AnyBuffer>()
+                                                  .Ret<ffi::AnyBuffer>()
+                                                  .Ret<ffi::AnyBuffer>()
+                                                  .Ret<ffi::AnyBuffer>()));
