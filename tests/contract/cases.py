@@ -80,3 +80,22 @@ def inputs(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     special = np.array([0.0, 1.0, -1.0, 1.0 + 1e-9, 2.5, -3.0, 1e-3])
     flat[: min(len(special), flat.size)] = special[: flat.size]
     return x
+
+
+def huge_elements_case(
+    shape: tuple[int, ...], numerator_groups: int, denominator_groups: int, huge: int
+) -> tuple[np.ndarray, ...]:
+    """(x, a, b, g, positions) for large-input tests of the compiled kernels: normal x with
+    ``huge`` elements (at ``positions``) of magnitude 1e4–1e30, past the direct form's bound, and
+    A (5, 4) coefficients per group (0 groups: shared) around a well-conditioned set."""
+    a0 = np.array([0.02, 0.5, 1.6, 1.2, 0.3, 0.05])
+    b0 = np.array([1.2, 0.4, 0.1, 0.9])
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 2, shape)
+    flat = x.reshape(-1)
+    positions = rng.choice(flat.size, huge, replace=False)
+    flat[positions] = rng.choice([-1, 1], huge) * 10.0 ** rng.uniform(4, 30, huge)
+    a = a0 * rng.uniform(0.5, 1.5, (numerator_groups, a0.size) if numerator_groups else a0.shape)
+    b = b0 * rng.uniform(0.5, 1.5, (denominator_groups, b0.size) if denominator_groups
+                         else b0.shape)
+    return x, a, b, rng.normal(size=shape), positions

@@ -16,6 +16,7 @@ from rationals.core import rational as core_rational  # noqa: E402
 from rationals.core import rational_backward  # noqa: E402
 from rationals.jax import rational  # noqa: E402
 from rationals.jax.kernels import cpu as cpu_kernels  # noqa: E402
+from tests.contract.cases import huge_elements_case  # noqa: E402
 
 A = np.array([0.02, 0.5, 1.6, 1.2, 0.3, 0.05])
 B = np.array([1.2, 0.4, 0.1, 0.9])
@@ -74,15 +75,9 @@ def test_a_failed_build_warns_and_uses_xla(monkeypatch):
 def test_large_inputs_with_huge_and_nan_elements_match_the_core(
     shape, channel_axis, a_groups, b_groups
 ):
-    rng = np.random.default_rng(0)
-    x = rng.normal(0, 2, shape)
+    x, a, b, g, huge = huge_elements_case(shape, a_groups, b_groups, 50)
     flat = x.reshape(-1)
-    huge = rng.choice(flat.size, 50, replace=False)
-    flat[huge] = rng.choice([-1, 1], 50) * 10.0 ** rng.uniform(4, 30, 50)  # past the direct bound
     flat[huge[0]] = np.nan
-    a = A * rng.uniform(0.5, 1.5, (a_groups, A.size) if a_groups else A.shape)
-    b = B * rng.uniform(0.5, 1.5, (b_groups, B.size) if b_groups else B.shape)
-    g = rng.normal(size=shape)
     y, vjp = jax.vjp(lambda x, a, b: rational(x, a, b, channel_axis=channel_axis,
                                               implementation="cpu"),
                      jnp.asarray(x, jnp.float32), jnp.asarray(a, jnp.float32),

@@ -10,6 +10,7 @@ import tensorflow as tf
 from rationals.core import rational as core_rational
 from rationals.core import rational_backward
 from rationals.tf import kernels, rational
+from tests.contract.cases import huge_elements_case
 
 A = np.array([0.02, 0.5, 1.6, 1.2, 0.3, 0.05], np.float32)
 B = np.array([1.2, 0.4, 0.1, 0.9], np.float32)
@@ -63,14 +64,7 @@ def test_unknown_shapes_and_switched_off_kernels_use_tensorflow_ops(monkeypatch)
 def test_large_inputs_with_huge_and_nan_elements_match_the_core(
     shape, channel_axis, a_groups, b_groups
 ):
-    rng = np.random.default_rng(0)
-    x = rng.normal(0, 2, shape)
-    flat = x.reshape(-1)
-    huge = rng.choice(flat.size, 40, replace=False)
-    flat[huge] = rng.choice([-1, 1], 40) * 10.0 ** rng.uniform(4, 30, 40)  # past the direct bound
-    a = A * rng.uniform(0.5, 1.5, (a_groups, A.size) if a_groups else A.shape)
-    b = B * rng.uniform(0.5, 1.5, (b_groups, B.size) if b_groups else B.shape)
-    g = rng.normal(size=shape)
+    x, a, b, g, _ = huge_elements_case(shape, a_groups, b_groups, 40)
     fn = tf.function(_step(channel_axis), jit_compile=True)
     args = [tf.constant(t, tf.float32) for t in (x, a, b, g)]
     assert kernels.BACKWARD in _hlo(fn, *args)
