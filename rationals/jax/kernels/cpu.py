@@ -83,6 +83,7 @@ def backward(v: Variant, x: jax.Array, a: jax.Array, b: jax.Array, g: jax.Array,
         (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(ta.shape, ta.dtype),
          jax.ShapeDtypeStruct(tb.shape, tb.dtype)),
         vmap_method="sequential",
+        input_output_aliases={1: 0},
     )
     dx, da, db = call(x, g, ta, tb, **_attributes(v, x.shape, axis, rows))
     return dx, _untable(da, a), _untable(db, b)
