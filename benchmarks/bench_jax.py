@@ -2,10 +2,11 @@
 
 ``jit(grad)`` of ``sum(f(x))`` on 2^22 float32 elements (gradients with respect to x and, for
 rationals, both coefficient arrays), interleaved with the same for ``jax.nn.gelu``; the figure is
-the median over rounds of the per-round ratio (``benchmarks/common.py``). A second table times
-``jax.vjp`` with a given cotangent array, as inside a network (``grad`` of a sum makes XLA
-materialise the all-ones cotangent for the rational's custom call, which GELU's fused gradient
-never writes). On the CPU the default
+the median over rounds of the per-round ratio (``benchmarks/common.py``). Two more pairs: ``grad``
+of ``sum(f(x)²)``, where the cotangent reaching f is a temporary as inside a network, and
+``jax.vjp`` with a cotangent passed to the jitted function (the rational's kernel writes dL/dx over
+its cotangent, so XLA copies a cotangent that is an argument it may not overwrite). On the CPU the
+default
 path is the compiled kernels (:mod:`rationals.cpu`); the XLA path (``implementation="xla"``, what
 other platforms and machines without a compiler use) is timed too. Also: the forward alone, and
 the bytes that ``jax.vjp`` keeps for the backward, relative to the input's bytes.
@@ -63,6 +64,12 @@ def _candidates(size: int):
         "gelu bfloat16": (act_grad(jax.nn.gelu), (x.astype(jnp.bfloat16),),
                           "jit(grad) of sum(gelu(x)), bfloat16 input"),
         "gelu forward": (jax.jit(jax.nn.gelu), (x,), "jit(gelu) forward only"),
+        "gelu chain": (act_grad(lambda x: jax.nn.gelu(x) ** 2), (x,),
+                       "jit(grad) of sum(gelu(x)²)"),
+        "rational (5,4) chain": (
+            jax.jit(jax.grad(lambda x, a, b: jnp.sum(rational(x, a, b) ** 2),
+                             argnums=(0, 1, 2))),
+            (x, a, b), "jit(grad) of sum(rational(x)²), shared"),
         "gelu vjp": (jax.jit(lambda x, g: jax.vjp(jax.nn.gelu, x)[1](g)), (x, g),
                      "jit(vjp) of gelu with a given cotangent"),
         "rational (5,4) vjp": (
@@ -115,10 +122,11 @@ def main() -> None:
         lo, hi = m.ratio_spread
         rows.append([name, what, f"{m.median_seconds * 1e3:.2f}", f"{m.ratio:.2f}",
                      f"{lo:.2f}–{hi:.2f}"])
-    vjp = Measurement("rational (5,4) vjp", timings["rational (5,4) vjp"].seconds,
-                      [r / g for r, g in zip(timings["rational (5,4) vjp"].seconds,
-                                             timings["gelu vjp"].seconds, strict=True)])
-    lo, hi = vjp.ratio_spread
+    paired = {}
+    for row in ("chain", "vjp"):
+        mine, theirs = timings[f"rational (5,4) {row}"].seconds, timings[f"gelu {row}"].seconds
+        m = Measurement(row, mine, [r / g for r, g in zip(mine, theirs, strict=True)])
+        paired[row] = f"{m.ratio:.2f} (quartiles {m.ratio_spread[0]:.2f}–{m.ratio_spread[1]:.2f})"
     memory = saved_bytes_ratio(size)
     body = (
         f"Measured by `python benchmarks/bench_jax.py{' --smoke' if args.smoke else ''}` "
@@ -126,8 +134,9 @@ def main() -> None:
         f"{size} float32 elements, {rounds} interleaved rounds; the machine was shared with "
         "other jobs, so figures are noisy).\n\n"
         + markdown_table(["candidate", "what", "ms", "÷ gelu", "quartiles"], rows)
-        + f"\nWith a given cotangent (`vjp` rows, paired by round): rational (5,4) ÷ gelu "
-        f"{vjp.ratio:.2f} (quartiles {lo:.2f}–{hi:.2f}).\n"
+        + "\nPaired by round, rational (5,4) ÷ gelu: inside a chain (`chain` rows) "
+        f"{paired['chain']}; `vjp` with the cotangent an argument of the jitted function "
+        f"{paired['vjp']}.\n"
         + "\nBytes kept for the backward ÷ input bytes (`jax.vjp` residuals): "
         + ", ".join(f"{k} {v:.2f}" for k, v in memory.items()) + ".\n"
     )

@@ -126,3 +126,17 @@ def test_auto_path_keeps_working_under_vmap():
     np.testing.assert_allclose(np.asarray(ys), core_rational(np.asarray(x, np.float64), A, B),
                                rtol=1e-5, atol=1e-6)
 
+
+
+def test_backward_writes_dx_over_a_temporary_cotangent():
+    """Inside a chain the cotangent is a temporary: the kernel overwrites it with dL/dx (no second
+    x-sized buffer), and the result is still the core's."""
+    x = np.random.default_rng(3).normal(0, 2, 5000)
+    loss = lambda x: jnp.sum(jnp.sin(rational(x, A, B, implementation="cpu")))  # noqa: E731
+    grad = jax.jit(jax.grad(loss))
+    hlo = grad.lower(jnp.asarray(x, jnp.float32)).compile().as_text()
+    call = next(line for line in hlo.splitlines() if cpu_kernels.BACKWARD in line)
+    assert "output_to_operand_aliasing={{0}: (1, {})}" in call
+    want = rational_backward(x, A, B, np.cos(core_rational(x, A, B)))[0]
+    np.testing.assert_allclose(np.asarray(grad(jnp.asarray(x, jnp.float32))), want,
+                               rtol=1e-4, atol=1e-5)
