@@ -151,6 +151,7 @@ def rows(n: int, smoke: bool) -> list[Row]:
         Row("float16 input", n, dtype=torch.float16),
         Row("bfloat16 input", n, dtype=torch.bfloat16),
         Row(f"2^{(n // 4).bit_length() - 1} elements", n // 4),
+        Row("small input, 64×64 (per-call costs)", 4096, shape=lambda k: (64, 64)),
     ]
     if not smoke:
         out.append(Row(f"2^{(n * 4).bit_length() - 1} elements", n * 4))

@@ -28,15 +28,14 @@ def library() -> ctypes.CDLL:
     """The C interface, built once per machine; raises :class:`rationals.cpu.BuildError`.
 
     ``rationals_forward_<suffix>(version, n, m, outer, rows, inner, threads, x, a, b, out)`` and
-    ``rationals_backward_<suffix>(..., x, g, a, b, dx, da, db)``, x/g/out/dx as ``void*``.
+    ``rationals_backward_<suffix>(..., x, g, a, b, dx, da, db)``, every array by its address
+    (the coefficient tables float64 for ``f64``, else float32).
     """
     lib = ctypes.CDLL(str(build("c_api.cc", (), ("-fopenmp",))))
-    void = ctypes.c_void_p
+    void = ctypes.c_void_p  # addresses as ints: no pointer object per call
     for suffix in SUFFIXES:
-        ptr = ctypes.POINTER(ctypes.c_double if suffix == "f64" else ctypes.c_float)
-        getattr(lib, f"rationals_forward_{suffix}").argtypes = [*_INT, void, ptr, ptr, void]
-        getattr(lib, f"rationals_backward_{suffix}").argtypes = [
-            *_INT, void, void, ptr, ptr, void, ptr, ptr]
+        getattr(lib, f"rationals_forward_{suffix}").argtypes = [*_INT, *[void] * 4]
+        getattr(lib, f"rationals_backward_{suffix}").argtypes = [*_INT, *[void] * 7]
     return lib
 
 
@@ -69,11 +68,6 @@ def _untable(d: np.ndarray, c: np.ndarray) -> np.ndarray:
     return d.reshape(c.shape[0], d.shape[0] // c.shape[0], c.shape[1]).sum(axis=1)
 
 
-def _table_pointer(t: np.ndarray):
-    ctype = ctypes.c_double if t.dtype == np.float64 else ctypes.c_float
-    return t.ctypes.data_as(ctypes.POINTER(ctype))
-
-
 def _scalars(v: Variant, shape: tuple[int, ...], axis: int | None, rows: int) -> list[int]:
     return [*call_parameters(v, shape, axis, rows), os.cpu_count() or 1]
 
@@ -86,7 +80,7 @@ def forward(v: Variant, x: np.ndarray, a: np.ndarray, b: np.ndarray,
     rows, ta, tb = _tables(a, b, _compute(st))
     out = np.empty_like(xs)
     fn = getattr(library(), f"rationals_forward_{_SUFFIX[st]}")
-    fn(*_scalars(v, x.shape, axis, rows), xs.ctypes.data, _table_pointer(ta), _table_pointer(tb),
+    fn(*_scalars(v, x.shape, axis, rows), xs.ctypes.data, ta.ctypes.data, tb.ctypes.data,
        out.ctypes.data)
     return out.astype(x.dtype, copy=False)
 
@@ -99,7 +93,7 @@ def backward(v: Variant, x: np.ndarray, a: np.ndarray, b: np.ndarray, g: np.ndar
     rows, ta, tb = _tables(a, b, _compute(st))
     dx, da, db = np.empty_like(xs), np.empty_like(ta), np.empty_like(tb)
     fn = getattr(library(), f"rationals_backward_{_SUFFIX[st]}")
-    fn(*_scalars(v, x.shape, axis, rows), xs.ctypes.data, gs.ctypes.data, _table_pointer(ta),
-       _table_pointer(tb), dx.ctypes.data, _table_pointer(da), _table_pointer(db))
+    fn(*_scalars(v, x.shape, axis, rows), xs.ctypes.data, gs.ctypes.data, ta.ctypes.data,
+       tb.ctypes.data, dx.ctypes.data, da.ctypes.data, db.ctypes.data)
     return (dx.astype(x.dtype, copy=False), _untable(da.astype(np.float64), a),
             _untable(db.astype(np.float64), b))

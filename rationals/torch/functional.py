@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .op import rational_op
+from .op import rational_call
 
 __all__ = ["D_NOISE", "rational"]
 
@@ -38,4 +38,4 @@ def rational(
     if version == "D" and training:
         noise = torch.empty_like(denominator).uniform_(*D_NOISE)
         denominator = denominator * noise
-    return rational_op(x, numerator, denominator, version, channel_axis)
+    return rational_call(x, numerator, denominator, version, channel_axis)

@@ -28,6 +28,8 @@ from types import ModuleType
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 from rationals.core.layout import normalize_axis
 from rationals.core.validation import check_coefficients
@@ -36,7 +38,7 @@ from rationals.core.variants import Variant
 from .kernels import composed, cpu
 from .kernels.layout import View, per_channel, to_groups
 
-__all__ = ["rational_backward_op", "rational_op"]
+__all__ = ["rational_backward_op", "rational_call", "rational_op"]
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -56,14 +58,18 @@ def _check_channels(x: torch.Tensor, groups: int, what: str, channel_axis: int) 
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _variant(version: str, numerator_shape: tuple, denominator_shape: tuple) -> Variant:
+    """The variant of coefficient arrays of these shapes (errors are raised, not cached)."""
+    return check_coefficients(version, np.zeros(numerator_shape), np.zeros(denominator_shape))
+
+
 def _check(
     x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor, version: str,
     channel_axis: int,
 ) -> tuple[Variant, bool]:
     """Validate shapes (values are checked by :func:`_check_finite`); return (variant, grouped)."""
-    v = check_coefficients(
-        version, np.zeros(tuple(numerator.shape)), np.zeros(tuple(denominator.shape))
-    )
+    v = _variant(version, tuple(numerator.shape), tuple(denominator.shape))
     if not x.is_floating_point():
         raise ValueError(f"the input must be a floating-point tensor, got {x.dtype}")
     grouped = numerator.ndim == 2 or denominator.ndim == 2
@@ -79,7 +85,12 @@ def _check(
 def _check_finite(numerator: torch.Tensor, denominator: torch.Tensor) -> None:
     """Non-finite coefficients are a ValueError (on CPU; elsewhere it would cost a sync)."""
     for what, c in (("numerator", numerator), ("denominator", denominator)):
-        if c.device.type == "cpu" and not bool(torch.isfinite(c).all()):
+        if c.device.type != "cpu":
+            continue
+        values = c.detach()
+        if values.dtype not in (torch.float32, torch.float64):
+            values = values.float()
+        if not np.isfinite(values.numpy()).all():  # numpy: a third of torch's cost here
             raise ValueError(f"{what} coefficients must be finite, got {c.tolist()}")
 
 
@@ -117,12 +128,11 @@ def _coefficients(view: View, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return per_channel(c, view.kernel_shape[1])
 
 
-@torch.library.custom_op("rationals::rational", mutates_args=())
-def rational_op(
+def _forward(
     x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor, version: str,
     channel_axis: int,
 ) -> torch.Tensor:
-    """R(x) = P(x)/Q(x) of ``version``; coefficients 1-D (shared) or ``(G, K)`` over channels."""
+    """The body of :func:`rational_op` (and of the eager path)."""
     v, grouped = _check(x, numerator, denominator, version, channel_axis)
     _check_finite(numerator, denominator)
     if x.numel() == 0:
@@ -140,18 +150,26 @@ def rational_op(
     return view.from_kernel(y)
 
 
+@torch.library.custom_op("rationals::rational", mutates_args=())
+def rational_op(
+    x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor, version: str,
+    channel_axis: int,
+) -> torch.Tensor:
+    """R(x) = P(x)/Q(x) of ``version``; coefficients 1-D (shared) or ``(G, K)`` over channels."""
+    return _forward(x, numerator, denominator, version, channel_axis)
+
+
 @rational_op.register_fake
 def _(x, numerator, denominator, version, channel_axis):
     _check(x, numerator, denominator, version, channel_axis)
     return torch.empty_like(x)
 
 
-@torch.library.custom_op("rationals::rational_backward", mutates_args=())
-def rational_backward_op(
+def _backward_values(
     grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor,
     version: str, channel_axis: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(dL/dx, dL/dnumerator, dL/ddenominator) given dL/dR = ``grad``, recomputed from x."""
+    """The body of :func:`rational_backward_op` (and of the eager path)."""
     v, grouped = _check(x, numerator, denominator, version, channel_axis)
     if x.numel() == 0:
         return torch.empty_like(x), torch.zeros_like(numerator), torch.zeros_like(denominator)
@@ -169,6 +187,15 @@ def rational_backward_op(
         dx, da, db = composed.backward(v, gk, xk, a, b)
         da, db = to_groups(da, numerator), to_groups(db, denominator)
     return view.from_kernel(dx), da.to(numerator.dtype), db.to(denominator.dtype)
+
+
+@torch.library.custom_op("rationals::rational_backward", mutates_args=())
+def rational_backward_op(
+    grad: torch.Tensor, x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor,
+    version: str, channel_axis: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dL/dx, dL/dnumerator, dL/ddenominator) given dL/dR = ``grad``, recomputed from x."""
+    return _backward_values(grad, x, numerator, denominator, version, channel_axis)
 
 
 @rational_backward_op.register_fake
@@ -194,3 +221,45 @@ def _backward(ctx, grad):
 
 
 rational_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+class _Eager(torch.autograd.Function):
+    """The custom ops' bodies without their dispatch (about 80 µs per call, most of a step on
+    small inputs): same saved tensors, same kernels, no second derivative (as the ops)."""
+
+    @staticmethod
+    def forward(ctx, x, numerator, denominator, version, channel_axis):
+        _setup_context(ctx, (x, numerator, denominator, version, channel_axis), None)
+        return _forward(x, numerator, denominator, version, channel_axis)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, numerator, denominator = ctx.saved_tensors
+        grads = _backward_values(grad, x, numerator, denominator, ctx.version, ctx.channel_axis)
+        return (*grads, None, None)
+
+
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
+
+def _plain_eager(*tensors: torch.Tensor) -> bool:
+    """Plain tensors, run eagerly: no compiler, export, functorch transform or dispatch mode,
+    which need the custom op."""
+    return (
+        all(type(t) in _PLAIN for t in tensors)
+        and not torch.compiler.is_compiling()
+        and not torch.jit.is_tracing()
+        and not torch._C._are_functorch_transforms_active()
+        and _get_current_dispatch_mode() is None
+    )
+
+
+def rational_call(
+    x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor, version: str,
+    channel_axis: int,
+) -> torch.Tensor:
+    """:func:`rational_op`, or the same bodies through :class:`_Eager` when nothing needs the op."""
+    if _plain_eager(x, numerator, denominator):
+        return _Eager.apply(x, numerator, denominator, version, channel_axis)
+    return rational_op(x, numerator, denominator, version, channel_axis)

@@ -9,8 +9,6 @@ ctypes releases the GIL for the call; threads: ``torch.get_num_threads()``.
 
 from __future__ import annotations
 
-import ctypes
-
 import torch
 
 from rationals import cpu
@@ -29,16 +27,13 @@ def available(v: Variant) -> bool:
     return cpu.unavailable(v, arrays.library, "torch's own kernels") is None
 
 
-def _table_pointer(t: torch.Tensor):
-    ctype = ctypes.c_double if t.dtype == torch.float64 else ctypes.c_float
-    return ctypes.cast(t.data_ptr(), ctypes.POINTER(ctype))
-
-
 def _tables(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype):
     rows = cpu.table_rows(a.shape, b.shape)
 
     def table(c: torch.Tensor) -> torch.Tensor:
         c = c.detach().to(dtype)
+        if c.ndim == 1 and rows == 1:
+            return c.contiguous().view(1, -1)
         full = c.expand(rows, c.shape[0]) if c.ndim == 1 else c.repeat_interleave(
             rows // c.shape[0], dim=0)
         return full.contiguous()
@@ -68,7 +63,7 @@ def forward(v: Variant, xk: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> t
     rows, ta, tb = _tables(a, b, torch.float64 if st == torch.float64 else torch.float32)
     out = torch.empty_like(xs)
     fn = getattr(arrays.library(), f"rationals_forward_{_SUFFIX[st]}")
-    fn(*_scalars(v, xk, rows), xs.data_ptr(), _table_pointer(ta), _table_pointer(tb),
+    fn(*_scalars(v, xk, rows), xs.data_ptr(), ta.data_ptr(), tb.data_ptr(),
        out.data_ptr())
     return out.to(xk.dtype)
 
@@ -80,6 +75,6 @@ def backward(v: Variant, gk: torch.Tensor, xk: torch.Tensor, a: torch.Tensor, b:
     rows, ta, tb = _tables(a, b, torch.float64 if st == torch.float64 else torch.float32)
     dx, da, db = torch.empty_like(xs), torch.empty_like(ta), torch.empty_like(tb)
     fn = getattr(arrays.library(), f"rationals_backward_{_SUFFIX[st]}")
-    fn(*_scalars(v, xk, rows), xs.data_ptr(), gs.data_ptr(), _table_pointer(ta),
-       _table_pointer(tb), dx.data_ptr(), _table_pointer(da), _table_pointer(db))
+    fn(*_scalars(v, xk, rows), xs.data_ptr(), gs.data_ptr(), ta.data_ptr(),
+       tb.data_ptr(), dx.data_ptr(), da.data_ptr(), db.data_ptr())
     return dx.to(xk.dtype), _untable(da, a), _untable(db, b)
