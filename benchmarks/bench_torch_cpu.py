@@ -202,10 +202,10 @@ def main() -> None:
         first = {(cpp, cold): first_call_seconds(args.threads, 2**16, cold, cpp)
                  for cpp in (True, False) for cold in (True, False)}
         body += ("\nFirst forward+backward in a fresh process, A (5, 4) float32: C++ kernels "
-                 f"{first[True, True]:.1f} s with an empty build cache (builds them), "
-                 f"{first[True, False]:.1f} s once built; inductor kernels (without the C++ "
-                 f"ones) {first[False, True]:.1f} s with inductor's caches off, "
-                 f"{first[False, False]:.1f} s with them warm.\n")
+                 f"{first[True, True]:.2f} s with an empty build cache (builds them), "
+                 f"{first[True, False]:.2f} s once built; inductor kernels (without the C++ "
+                 f"ones) {first[False, True]:.2f} s with inductor's caches off, "
+                 f"{first[False, False]:.2f} s with them warm.\n")
     body = (f"Machine: {environment()}, torch {torch.__version__}, {args.threads} threads. "
             f"Each ratio: median over {rounds} interleaved rounds of (time / time of eager "
             "GELU in the same round); IQR in parentheses. Command: "
