@@ -35,6 +35,7 @@ enum Version : int { kA = 0, kB = 1, kC = 2, kN = 3, kBoulle = 4, kEra = 5 };
 constexpr int kLanes = 16;
 constexpr int kMaxDegree = 32;  // larger degrees are left to the adapters' XLA code
 constexpr int kFlush = 64;
+constexpr int64_t kMaxBanked = 256;  // channels whose sums a chunk keeps apart (short runs)
 constexpr double kEraEpsilon = 1e-6;  // core.variants.ERA_EPSILON
 constexpr double kCOffset = 0.1;      // core.variants.C_OFFSET
 
@@ -313,8 +314,10 @@ struct Lanes {
     const std::vector<T>* src[4] = {&cf.a, &cf.ad, &cf.d, &cf.dd};
     for (int t = 0; t < 4; ++t) {
       tab[t] = src[t]->data() + col_;
-      if constexpr (!kPerLane)
-        for (size_t k = 0; k < src[t]->size() / size_t(stride); ++k) local[t][k] = tab[t][k * stride];
+      if constexpr (!kPerLane) {
+        const int64_t rows = int64_t(src[t]->size()) / stride;
+        for (int64_t k = 0; k < rows; ++k) local[t][k] = tab[t][k * stride];
+      }
     }
   }
 
@@ -644,9 +647,17 @@ void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t c
   constexpr int NA = N >= 0 ? N + 1 : kMaxSums, ND = M >= 0 ? M + 1 : kMaxSums;
   constexpr int64_t kSegment = int64_t(kFlush) * kLanes;
   VecD wa[NA] = {}, wd[ND] = {};
+  // Runs shorter than a segment (e.g. channels-last groups): each channel's sums live in a bank
+  // across its runs, flushed every kFlush blocks and added into the totals at the chunk's end,
+  // instead of a flush and a sum over lanes per run. Compile-time degrees only (bank size).
+  const int64_t C = geo.channels;
+  const bool banked = N >= 0 && g && geo.inner < kSegment && C <= kMaxBanked;
+  std::vector<RegisterSums<T, NA, ND>> bank(banked ? C : 0);
+  std::vector<VecD> bank_wa(banked ? C * NA : 0), bank_wd(banked ? C * ND : 0);
+  std::vector<int64_t> pending(banked ? C : 0);  // blocks summed since the last flush
   int64_t i = lo;
   while (i < hi) {  // runs of one channel, in segments of kFlush blocks
-    const int64_t row = i / geo.inner, c = row % geo.channels;
+    const int64_t row = i / geo.inner, c = row % C;
     const int64_t run_end = std::min(hi, (row + 1) * geo.inner);
     const Lanes<T, false, N, M> lanes(cf, c);
     const Vec<T> bound = splat(cf.fast[c]);
@@ -654,6 +665,15 @@ void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t c
     double* td = g ? tot_d + c * nd : nullptr;
     auto totals = [&](int, double** a_out, double** d_out) { *a_out = ta; *d_out = td; };
     RegisterSums<T, NA, ND> sums;
+    if (banked) {
+      const int64_t blocks = (run_end - i + kLanes - 1) / kLanes;
+      if (pending[c] + blocks > kFlush) {
+        bank[c].flush(na, nd, &bank_wa[c * NA], &bank_wd[c * ND]);
+        pending[c] = 0;
+      }
+      pending[c] += blocks;
+      sums = bank[c];
+    }
     for (; i < run_end; i += kSegment) {
       const int64_t end = std::min(run_end, i + kSegment);
       const int64_t full = (end - i) / kLanes * kLanes;
@@ -672,13 +692,20 @@ void run_chunk(const Coefs<T>& cf, const Geometry& geo, const Plan& p, int64_t c
       if (full < end - i)
         mixed_block<false>(cf, lanes, int(end - i - full), x + i + full, g ? g + i + full : nullptr,
                            out + i + full, sums, bound, totals, 0);
-      if (g) sums.flush(na, nd, wa, wd);
+      if (g && !banked) sums.flush(na, nd, wa, wd);
     }
-    if (g) {
+    if (banked) {
+      bank[c] = sums;
+    } else if (g) {
       add_lanes(wa, na, ta);
       add_lanes(wd, nd, td);
     }
     i = run_end;
+  }
+  for (int64_t ch = 0; ch < int64_t(bank.size()); ++ch) {
+    bank[ch].flush(na, nd, &bank_wa[ch * NA], &bank_wd[ch * ND]);
+    add_lanes(&bank_wa[ch * NA], na, tot_a + ch * na);
+    add_lanes(&bank_wd[ch * ND], nd, tot_d + ch * nd);
   }
 }
 
