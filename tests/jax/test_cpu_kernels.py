@@ -127,7 +127,6 @@ def test_auto_path_keeps_working_under_vmap():
                                rtol=1e-5, atol=1e-6)
 
 
-
 def test_backward_writes_dx_over_a_temporary_cotangent():
     """Inside a chain the cotangent is a temporary: the kernel overwrites it with dL/dx (no second
     x-sized buffer), and the result is still the core's."""

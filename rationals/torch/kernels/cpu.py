@@ -32,8 +32,6 @@ def _tables(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype):
 
     def table(c: torch.Tensor) -> torch.Tensor:
         c = c.detach().to(dtype)
-        if c.ndim == 1 and rows == 1:
-            return c.contiguous().view(1, -1)
         full = c.expand(rows, c.shape[0]) if c.ndim == 1 else c.repeat_interleave(
             rows // c.shape[0], dim=0)
         return full.contiguous()
